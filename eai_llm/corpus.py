@@ -1,0 +1,185 @@
+"""Corpora as ``datasets.DatasetDict``: the one schema every converter in ``dataset_scripts/`` writes.
+
+Each row is one clip::
+
+    positions   (T*J, 3) float32, metres, +Y up (see eai_llm.motion): frame-major, so
+                ``positions.reshape(-1, num_joints, 3)`` is the ``(T, J, 3)`` clip. Arrow stores a
+                2-D array with one dynamic axis hundreds of times faster to read than nested lists.
+    num_joints  int32, J
+    fps         float32
+    layout      str, a name in the layout registry (eai_llm.layouts)
+    label       ClassLabel over the corpus's label names
+    corpus, actor, action, description   str ("" when unknown)
+
+The layouts a corpus uses are written beside it as ``layouts.json``, so a corpus read from a BVH
+hierarchy stays self-describing; :func:`load_corpus` registers them again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, Value, load_from_disk
+
+from .layouts import JointLayout, get_layout, register_layout
+
+# The label sets of the paper's corpora (§4.1), lower-case.
+CORPUS_LABELS = {
+    "emilya": ("anger", "anxiety", "fear", "joy", "neutral", "panic", "sadness", "shame"),
+    "kdae": ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"),
+    "egbm": ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"),
+}
+
+LAYOUTS_FILE = "layouts.json"
+
+
+def corpus_features(label_names: Iterable[str]) -> Features:
+    return Features({
+        "positions": Array2D(shape=(None, 3), dtype="float32"),
+        "num_joints": Value("int32"),
+        "fps": Value("float32"),
+        "layout": Value("string"),
+        "label": ClassLabel(names=sorted(set(label_names))),
+        "corpus": Value("string"),
+        "actor": Value("string"),
+        "action": Value("string"),
+        "description": Value("string"),
+    })
+
+
+def clip_row(positions: np.ndarray, **fields) -> dict:
+    """A corpus row from a ``(T, J, 3)`` clip and the other fields of the schema."""
+    return {"positions": positions.reshape(-1, 3), "num_joints": positions.shape[1], **fields}
+
+
+def clip_positions(row: dict) -> np.ndarray:
+    """The ``(T, J, 3)`` float32 clip of a corpus row."""
+    return np.asarray(row["positions"], dtype=np.float32).reshape(-1, int(row["num_joints"]), 3)
+
+
+def check_label(label: str, allowed: Iterable[str], source: str) -> str:
+    """Return ``label`` lower-cased, or raise naming the file, the field and the allowed set."""
+    allowed = sorted(allowed)
+    value = label.strip().lower()
+    if value not in allowed:
+        raise ValueError(f"{source}: field 'label' is {label!r}, expected one of {allowed}")
+    return value
+
+
+def split_indices(corpus: list[str], label: list[int], actor: list[str], how: str, test_fraction: float,
+                  seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/test row indices.
+
+    ``how="random"``: the paper's random 4:1 split (``test_fraction=0.2``), stratified by corpus and
+    label so every class of every corpus is in both parts where it has at least two clips.
+    ``how="actor"``: cross-actor; per corpus, whole actors are held out until about
+    ``test_fraction`` of its clips are in the test part.
+    """
+    if how not in ("random", "actor"):
+        raise ValueError(f"split is {how!r}, expected 'random' or 'actor'")
+    rng = np.random.default_rng(seed)
+    corpus, label, actor = np.asarray(corpus), np.asarray(label), np.asarray(actor)
+    test = np.zeros(len(corpus), dtype=bool)
+    for name in np.unique(corpus):
+        in_corpus = corpus == name
+        if how == "random":
+            for value in np.unique(label[in_corpus]):
+                rows = np.flatnonzero(in_corpus & (label == value))
+                n_test = int(round(len(rows) * test_fraction)) if len(rows) > 1 else 0
+                test[rng.permutation(rows)[:n_test]] = True
+        else:
+            actors = np.unique(actor[in_corpus])
+            if len(actors) < 2:
+                raise ValueError(f"corpus {name!r}: a cross-actor split needs at least two actors, "
+                                 f"field 'actor' has {actors.tolist()}")
+            target, taken = test_fraction * in_corpus.sum(), 0
+            for who in rng.permutation(actors)[:-1]:  # always keep one actor for training
+                if taken >= target:
+                    break
+                rows = in_corpus & (actor == who)
+                test[rows], taken = True, taken + rows.sum()
+    return np.flatnonzero(~test), np.flatnonzero(test)
+
+
+def build_corpus(rows: Callable[[], Iterator[dict]], label_names: Iterable[str], split: str = "random",
+                 test_fraction: float = 0.2, seed: int = 0) -> DatasetDict:
+    """Build the ``train``/``test`` DatasetDict from a function that yields row dicts (schema above).
+
+    Rows are written through Arrow on disk as they come, so a corpus larger than memory works.
+    """
+    features = corpus_features(label_names)
+    with tempfile.TemporaryDirectory(prefix="eai-corpus-") as cache_dir:
+        full = Dataset.from_generator(rows, features=features, cache_dir=cache_dir)
+        if len(full) == 0:
+            raise ValueError("no clips to write: every input was skipped or the input is empty")
+        meta = full.select_columns(["corpus", "label", "actor"])[:]
+        train, test = split_indices(meta["corpus"], meta["label"], meta["actor"], split, test_fraction, seed)
+        # flatten_indices copies the selected rows out of the temporary cache before it is deleted.
+        return DatasetDict(train=full.select(train).flatten_indices(keep_in_memory=True),
+                           test=full.select(test).flatten_indices(keep_in_memory=True))
+
+
+def save_corpus(corpus: DatasetDict, layouts: Iterable[JointLayout], output_dir: str | Path,
+                push_to_hub: str | None = None, private: bool = False) -> Path:
+    """Write ``corpus`` and its ``layouts.json`` to ``output_dir`` atomically (a temporary folder
+    renamed at the end, so a failed run leaves nothing half-written); optionally push both to the Hub."""
+    output_dir = Path(output_dir)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    try:
+        corpus.save_to_disk(str(staging))
+        layout_dicts = [layout.to_dict() for layout in sorted(_unique_by_name(layouts), key=lambda l: l.name)]
+        (staging / LAYOUTS_FILE).write_text(json.dumps(layout_dicts, indent=1))
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        staging.rename(output_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    if push_to_hub:
+        from huggingface_hub import HfApi
+
+        corpus.push_to_hub(push_to_hub, private=private)
+        HfApi().upload_file(path_or_fileobj=str(output_dir / LAYOUTS_FILE), path_in_repo=LAYOUTS_FILE,
+                            repo_id=push_to_hub, repo_type="dataset")
+    return output_dir
+
+
+def _unique_by_name(layouts: Iterable[JointLayout]) -> list[JointLayout]:
+    unique: dict[str, JointLayout] = {}
+    for layout in layouts:
+        unique.setdefault(layout.name, layout)
+    return list(unique.values())
+
+
+def load_corpus(path: str | Path) -> DatasetDict:
+    """Load a corpus written by :func:`save_corpus` and register the layouts it uses."""
+    path = Path(path)
+    layouts_file = path / LAYOUTS_FILE
+    if not layouts_file.is_file():
+        raise FileNotFoundError(f"{path}: no {LAYOUTS_FILE}; expected a folder written by dataset_scripts/")
+    for data in json.loads(layouts_file.read_text()):
+        register_layout(JointLayout.from_dict(data))
+    corpus = load_from_disk(str(path))
+    for split in corpus.values():
+        for name in set(split["layout"]):
+            get_layout(name)
+    return corpus
+
+
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    """The options every converter in dataset_scripts/ shares."""
+    parser.add_argument("--output-dir", required=True, help="folder to write the DatasetDict to (replaced)")
+    parser.add_argument("--split", choices=["random", "actor"], default="random",
+                        help="random: the paper's seeded 4:1 split, stratified by corpus and label; "
+                             "actor: whole actors held out (cross-actor)")
+    parser.add_argument("--test-fraction", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="also push the corpus to this Hub dataset repo")
+    parser.add_argument("--private", action="store_true", help="with --push-to-hub: make the repo private")
