@@ -156,13 +156,15 @@ def _xsens_mvn28() -> JointLayout:
             ("L3", "L5", "", "torso"), ("T12", "L3", "spine_middle", "torso"),
             ("T8", "T12", "spine_upper", "torso"), ("Neck", "T8", "neck", "head"),
             ("Head", "Neck", "head", "head"), ("HeadEnd", "Head", "head_top", "head")]
+    # MVN segment order: right arm, left arm, right leg, left leg.
     for side, word in (("r", "Right"), ("l", "Left")):
-        arm = "right_arm" if side == "r" else "left_arm"
-        leg = "right_leg" if side == "r" else "left_leg"
         rows += _limb_rows(side, word, ["Shoulder", "UpperArm", "ForeArm", "Hand", "HandEnd"],
-                           ["clavicle", "shoulder", "elbow", "wrist", "hand_tip"], arm, "T8")
+                           ["clavicle", "shoulder", "elbow", "wrist", "hand_tip"],
+                           "right_arm" if side == "r" else "left_arm", "T8")
+    for side, word in (("r", "Right"), ("l", "Left")):
         rows += _limb_rows(side, word, ["UpperLeg", "LowerLeg", "Foot", "Toe", "ToeEnd"],
-                           ["hip", "knee", "ankle", "toe", "toe_tip"], leg, "Pelvis")
+                           ["hip", "knee", "ankle", "toe", "toe_tip"],
+                           "right_leg" if side == "r" else "left_leg", "Pelvis")
     return _build("xsens_mvn28", rows, up_axis="z", units="m")
 
 
