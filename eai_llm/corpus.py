@@ -18,16 +18,22 @@ hierarchy stays self-describing; :func:`load_corpus` registers them again.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import tempfile
+import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, Value, load_from_disk
+from datasets.exceptions import DatasetGenerationError
 
 from .layouts import JointLayout, get_layout, register_layout
+from .motion import Motion, MotionFileError
 
 # The label sets of the paper's corpora (§4.1), lower-case.
 CORPUS_LABELS = {
@@ -63,13 +69,125 @@ def clip_positions(row: dict) -> np.ndarray:
     return np.asarray(row["positions"], dtype=np.float32).reshape(-1, int(row["num_joints"]), 3)
 
 
-def check_label(label: str, allowed: Iterable[str], source: str) -> str:
-    """Return ``label`` lower-cased, or raise naming the file, the field and the allowed set."""
-    allowed = sorted(allowed)
+def check_label(label: str, allowed: Iterable[str] | None, source: str,
+                label_map: dict[str, str] | None = None) -> str:
+    """Return ``label`` lower-cased and mapped through ``label_map`` (synonyms). If ``allowed`` is
+    given and the label is not in it, raise naming the file, the field and the allowed set."""
     value = label.strip().lower()
-    if value not in allowed:
-        raise ValueError(f"{source}: field 'label' is {label!r}, expected one of {allowed}")
+    value = (label_map or {}).get(value, value)
+    if allowed is not None and value not in set(allowed):
+        raise ValueError(f"{source}: field 'label' is {label!r}, expected one of {sorted(allowed)}")
     return value
+
+
+def parse_label_map(text: str | None) -> dict[str, str]:
+    """``"happy=happiness,joy=happiness"`` → ``{"happy": "happiness", "joy": "happiness"}``."""
+    mapping = {}
+    for pair in filter(None, (p.strip() for p in (text or "").split(","))):
+        source, sep, target = pair.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise ValueError(f"--label-map: {pair!r} is not of the form name=label")
+        mapping[source.strip().lower()] = target.strip().lower()
+    return mapping
+
+
+@dataclass
+class ClipSource:
+    """One motion file to convert, and what is known about it."""
+
+    path: Path
+    label: str
+    actor: str = ""
+    action: str = ""
+    description: str = ""
+
+
+def read_labels_csv(path: str | Path) -> dict[str, dict[str, str]]:
+    """Read a labels CSV with header ``file,label[,actor,action,description]``; keys are the ``file``
+    column (a path relative to the input folder, or a bare file name)."""
+    path = Path(path)
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"file", "label"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{path}: header is {reader.fieldnames}, expected columns file,label"
+                             "[,actor,action,description]")
+        table = {}
+        for line, row in enumerate(reader, start=2):
+            if not (row["file"] or "").strip() or not (row["label"] or "").strip():
+                raise ValueError(f"{path}: line {line}: fields 'file' and 'label' must not be empty")
+            table[row["file"].strip()] = {k: (row.get(k) or "").strip()
+                                          for k in ("label", "actor", "action", "description")}
+    return table
+
+
+def sources_from_labels_csv(input_dir: Path, files: list[Path], labels_csv: str | Path, allowed: Iterable[str] | None,
+                            label_map: dict[str, str] | None = None) -> list[ClipSource]:
+    """Match ``files`` (found under ``input_dir``) with the rows of a labels CSV, by relative path or
+    file name. A CSV row without a file, or a file without a row, is an error."""
+    table = read_labels_csv(labels_csv)
+    sources, used = [], set()
+    for path in files:
+        key = next((k for k in (path.relative_to(input_dir).as_posix(), path.name) if k in table), None)
+        if key is None:
+            raise ValueError(f"{path}: no row for this file in {labels_csv} (column 'file')")
+        used.add(key)
+        row = table[key]
+        sources.append(ClipSource(path, check_label(row["label"], allowed, f"{labels_csv} ({key})", label_map),
+                                  row["actor"], row["action"], row["description"]))
+    unused = sorted(set(table) - used)
+    if unused:
+        raise ValueError(f"{labels_csv}: rows name files that are not in {input_dir}: {unused[:5]}"
+                         + (f" and {len(unused) - 5} more" if len(unused) > 5 else ""))
+    return sources
+
+
+def convert_files(sources: list[ClipSource], read: Callable[[Path], Motion], corpus_name: str,
+                  label_names: Iterable[str], args: argparse.Namespace) -> DatasetDict:
+    """Read every source with ``read(path) -> Motion`` and write the corpus to ``args.output_dir``
+    (options of :func:`add_output_args`). A file that cannot be read stops the run with its error
+    and nothing is written, unless ``args.skip_bad``: then it is skipped and counted."""
+    if not sources:
+        raise ValueError(f"{corpus_name}: no input files found")
+    layouts: dict[str, JointLayout] = {}
+    skipped: list[str] = []
+    started = time.perf_counter()
+
+    def rows() -> Iterator[dict]:
+        for source in sources:
+            try:
+                motion = read(source.path)
+            except MotionFileError as err:
+                if not args.skip_bad:
+                    raise
+                skipped.append(str(err))
+                continue
+            layouts[motion.layout.name] = motion.layout
+            yield clip_row(motion.positions, fps=motion.fps, layout=motion.layout.name, label=source.label,
+                           corpus=corpus_name, actor=source.actor, action=source.action,
+                           description=source.description)
+
+    corpus = build_corpus(rows, label_names, args.split, args.test_fraction, args.seed)
+    save_corpus(corpus, layouts.values(), args.output_dir, args.push_to_hub, args.private)
+    print_summary(corpus, time.perf_counter() - started, args.output_dir)
+    if skipped:
+        print(f"skipped {len(skipped)} bad file(s) (--skip-bad):")
+        for message in skipped:
+            print(f"  {message}")
+    return corpus
+
+
+def print_summary(corpus: DatasetDict, seconds: float, output_dir: str | Path) -> None:
+    """Clips per split, corpus, layout and label, then where the corpus was written."""
+    for split, data in corpus.items():
+        meta = data.select_columns(["corpus", "layout", "label", "description"])[:]
+        names = data.features["label"].names
+        labels = Counter(names[i] for i in meta["label"])
+        described = sum(bool(d) for d in meta["description"])
+        print(f"{split}: {len(data)} clips; corpora {dict(Counter(meta['corpus']))}; "
+              f"layouts {dict(Counter(meta['layout']))}; with description {described}")
+        print(f"  labels {dict(sorted(labels.items()))}")
+    print(f"wrote {output_dir} in {seconds:.1f} s")
 
 
 def split_indices(corpus: list[str], label: list[int], actor: list[str], how: str, test_fraction: float,
@@ -113,11 +231,19 @@ def build_corpus(rows: Callable[[], Iterator[dict]], label_names: Iterable[str],
 
     Rows are written through Arrow on disk as they come, so a corpus larger than memory works.
     """
-    features = corpus_features(label_names)
+    def rows_or_error() -> Iterator[dict]:
+        iterator = rows()
+        first = next(iterator, None)
+        if first is None:
+            raise ValueError("no clips to write: the input is empty or every file was skipped")
+        yield first
+        yield from iterator
+
     with tempfile.TemporaryDirectory(prefix="eai-corpus-") as cache_dir:
-        full = Dataset.from_generator(rows, features=features, cache_dir=cache_dir)
-        if len(full) == 0:
-            raise ValueError("no clips to write: every input was skipped or the input is empty")
+        try:
+            full = Dataset.from_generator(rows_or_error, features=corpus_features(label_names), cache_dir=cache_dir)
+        except DatasetGenerationError as err:  # re-raise the reader's own message (file, field, expected)
+            raise (err.__cause__ or err) from None
         meta = full.select_columns(["corpus", "label", "actor"])[:]
         train, test = split_indices(meta["corpus"], meta["label"], meta["actor"], split, test_fraction, seed)
         # flatten_indices copies the selected rows out of the temporary cache before it is deleted.
@@ -183,3 +309,13 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="also push the corpus to this Hub dataset repo")
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: make the repo private")
+
+
+def add_converter_args(parser: argparse.ArgumentParser) -> None:
+    """The options of the converters that read motion files (all but the synthetic corpus)."""
+    parser.add_argument("--input-dir", required=True, type=Path)
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip files that cannot be read (and report them) instead of stopping")
+    parser.add_argument("--label-map", default="",
+                        help="label synonyms, e.g. 'happy=happiness,joy=happiness' (case-insensitive)")
+    add_output_args(parser)

@@ -79,6 +79,12 @@ class JointLayout:
         for j, p in enumerate(self.parents):
             if not -1 <= p < n or p == j:
                 raise ValueError(f"{where}: field 'parents' has {p} at joint {j}, expected -1 or 0..{n - 1}")
+        for j in range(n):  # every joint must reach the root: no cycles
+            steps, k = 0, j
+            while self.parents[k] != -1 and steps <= n:
+                k, steps = self.parents[k], steps + 1
+            if steps > n:
+                raise ValueError(f"{where}: field 'parents' has a cycle through joint {self.joint_names[j]!r}")
         bad = sorted({c for c in self.canonical if c and c not in CANONICAL_JOINTS})
         if bad:
             raise ValueError(f"{where}: field 'canonical' has unknown names {bad}")

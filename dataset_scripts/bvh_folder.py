@@ -1,0 +1,74 @@
+"""Convert a folder of BVH files plus labels into an EAI-LLM corpus (a datasets.DatasetDict).
+
+Every *.bvh under --input-dir (recursively) becomes one clip. Labels come either from a CSV
+(--labels-csv, header file,label[,actor,action,description]; 'file' is the path relative to the
+input folder or the bare file name) or from the file names (--label-regex, a Python regex matched
+against the file name, with a named group 'label' and optionally 'actor' and 'action').
+Synonyms are merged with --label-map; --labels fixes the allowed label set (default: every label
+found). The skeleton layout is read from the BVH hierarchy (a placeholder root at the origin is
+dropped); units are detected from the body height unless --units is given; BVH is Y-up unless
+--up-axis z.
+
+Example, the real Bandai-Namco mocap subset with its styles as labels:
+  python dataset_scripts/bvh_folder.py --input-dir ../shared/data/bandai-namco-ds2-subset/data \\
+      --label-regex 'dataset-2_(?P<action>.+)_(?P<label>[a-z]+)_\\d+\\.bvh' \\
+      --corpus bandai --layout-name bandai21 --output-dir data_cache/bandai
+"""
+
+import argparse
+import re
+import sys
+
+from eai_llm.corpus import (ClipSource, add_converter_args, check_label, convert_files, parse_label_map,
+                            sources_from_labels_csv)
+from eai_llm.motion import read_bvh
+
+
+def sources_from_regex(files, pattern: str, allowed, label_map) -> list[ClipSource]:
+    regex = re.compile(pattern)
+    if "label" not in regex.groupindex:
+        raise ValueError(f"--label-regex {pattern!r} has no named group 'label', e.g. (?P<label>[a-z]+)")
+    sources = []
+    for path in files:
+        match = regex.fullmatch(path.name)
+        if match is None:
+            raise ValueError(f"{path}: file name does not match --label-regex {pattern!r}")
+        fields = match.groupdict()
+        sources.append(ClipSource(path, check_label(fields["label"], allowed, str(path), label_map),
+                                  fields.get("actor") or "", fields.get("action") or ""))
+    return sources
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_converter_args(parser)
+    labels_from = parser.add_mutually_exclusive_group(required=True)
+    labels_from.add_argument("--labels-csv", help="CSV with header file,label[,actor,action,description]")
+    labels_from.add_argument("--label-regex", help="regex on file names with a named group 'label'")
+    parser.add_argument("--labels", default="", help="comma-separated allowed labels (default: all found)")
+    parser.add_argument("--corpus", help="corpus name stored in each row (default: the input folder's name)")
+    parser.add_argument("--layout-name", help="name of the layout read from the BVH hierarchy "
+                                              "(default: bvh_ + a hash of the hierarchy)")
+    parser.add_argument("--up-axis", choices=["y", "z"], default="y")
+    parser.add_argument("--units", choices=["auto", "m", "cm", "mm"], default="auto")
+    args = parser.parse_args(argv)
+
+    files = sorted(args.input_dir.rglob("*.bvh"))
+    if not files:
+        parser.error(f"--input-dir {args.input_dir}: no .bvh files found")
+    label_map = parse_label_map(args.label_map)
+    allowed = [label.strip().lower() for label in args.labels.split(",") if label.strip()]
+    if args.labels_csv:
+        sources = sources_from_labels_csv(args.input_dir, files, args.labels_csv, allowed or None, label_map)
+    else:
+        sources = sources_from_regex(files, args.label_regex, allowed or None, label_map)
+    label_names = allowed or sorted({source.label for source in sources})
+
+    def read(path):
+        return read_bvh(path, up_axis=args.up_axis, units=args.units, layout_name=args.layout_name)
+
+    convert_files(sources, read, args.corpus or args.input_dir.resolve().name, label_names, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

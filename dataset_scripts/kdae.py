@@ -1,0 +1,57 @@
+"""Convert KDAE (Kinematic Dataset of Actors Expressing Emotions, Zhang et al. 2020, PhysioNet)
+into an EAI-LLM corpus (a datasets.DatasetDict).
+
+Expected input, as PhysioNet distributes it: BVH/<actor>/<file>.bvh (give the BVH folder as
+--input-dir; files are found recursively). File names encode the clip, e.g. F01A0V1.bvh:
+  F01  gender (F/M) and actor number  -> column 'actor'
+  A    emotion code: A anger, D disgust, F fear, H happiness, N neutral, SA sadness, SU surprise
+  0    scenario number                 -> column 'action' ("scenario0")
+  V1   version (take)
+The recordings (Perception Neuron, 72 nodes) keep their 24 body joints, layout 'kdae24': hand
+joints are dropped, the End Sites of head and feet are kept. Units are detected from the body
+height (the release is in centimetres); BVH is Y-up.
+"""
+
+import argparse
+import re
+import sys
+
+from eai_llm.corpus import CORPUS_LABELS, ClipSource, add_converter_args, check_label, convert_files, parse_label_map
+from eai_llm.layouts import get_layout
+from eai_llm.motion import read_bvh, select_joints
+
+EMOTION_CODES = {"A": "anger", "D": "disgust", "F": "fear", "H": "happiness", "N": "neutral", "SA": "sadness",
+                 "SU": "surprise"}
+FILE_NAME = re.compile(r"(?P<actor>[FM]\d+)(?P<code>SA|SU|[ADFHN])(?P<scenario>\d+)V(?P<version>\d+)\.bvh",
+                       re.IGNORECASE)
+
+
+def kdae_source(path, label_map) -> ClipSource:
+    match = FILE_NAME.fullmatch(path.name)
+    if match is None:
+        raise ValueError(f"{path}: file name does not follow KDAE's <F|M><actor><emotion code><scenario>"
+                         "V<version>.bvh, e.g. F01A0V1.bvh")
+    label = EMOTION_CODES[match["code"].upper()]
+    return ClipSource(path, check_label(label, CORPUS_LABELS["kdae"], str(path), label_map),
+                      actor=match["actor"].upper(), action=f"scenario{match['scenario']}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_converter_args(parser)
+    args = parser.parse_args(argv)
+    files = sorted(args.input_dir.rglob("*.bvh"))
+    if not files:
+        parser.error(f"--input-dir {args.input_dir}: no .bvh files found")
+    label_map = parse_label_map(args.label_map)
+    sources = [kdae_source(path, label_map) for path in files]
+    layout = get_layout("kdae24")
+
+    def read(path):
+        return select_joints(read_bvh(path, end_sites=True), layout)
+
+    convert_files(sources, read, "kdae", CORPUS_LABELS["kdae"], args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,623 @@
+"""Motion readers: every capture format becomes one :class:`Motion` in the library's convention.
+
+Convention: ``positions`` is ``(T, J, 3)`` float32 in **metres** with **+Y up**. Each reader brings
+its format there once, here: units are scaled with :data:`~eai_llm.layouts.UNIT_SCALE`, and a Z-up
+source is turned +Y up by a -90° rotation about X, ``(x, y, z) -> (x, z, -y)``, a proper rotation
+that keeps handedness. Missing samples (NaN/inf, untracked Kinect joints) are repaired or rejected by
+:func:`repair_missing`, which every reader applies.
+
+Formats:
+
+- BVH (:func:`read_bvh`): hierarchy and motion are parsed and forward kinematics is run here, in
+  numpy over all frames at once. bvhio 1.5.4 is the reference the tests check this against; it is not
+  used for reading because it never returns on a truncated or empty file (its line reader loops at
+  end of file), cannot tell a missing End Site from its ``(0, 1, 0)`` default, and runs its
+  kinematics one frame and one joint at a time in Python.
+- Kinect V2 skeleton text (:func:`read_kinect_v2`), Xsens MVNX XML (:func:`read_mvnx`), Xsens MVN
+  Analyze "Segment Position" CSV (:func:`read_xsens_csv`), numpy arrays (:func:`read_array`).
+
+:func:`read_motion` dispatches by format name or file suffix. All file problems raise
+:class:`MotionFileError` as ``"<file>: field '<field>' <what was found>, expected <what>"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .layouts import LAYOUTS, UNIT_SCALE, JointLayout, get_layout, layout_from_hierarchy
+
+
+@dataclass
+class Motion:
+    """One clip.
+
+    Args:
+        positions: ``(T, J, 3)`` float32 joint positions, metres, +Y up.
+        fps: frames per second.
+        layout: the skeleton; ``layout.joint_names[j]`` is joint ``j`` of ``positions``.
+        source: the file the clip was read from (for messages).
+    """
+
+    positions: np.ndarray
+    fps: float
+    layout: JointLayout
+    source: str
+
+
+class MotionFileError(ValueError):
+    """A motion file, or a reader argument about it, that cannot be used as it is."""
+
+
+def _error(source, field: str, found: str, expected: str) -> MotionFileError:
+    return MotionFileError(f"{source}: field '{field}' {found}, expected {expected}")
+
+
+def _read_text(path, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise _error(path, "file", f"could not be read ({e.strerror or e})", f"a readable {what} file") from e
+
+
+def _number(token: str, source, field: str, cast=float):
+    try:
+        return cast(token)
+    except ValueError:
+        raise _error(source, field, f"has {token!r}", "a number") from None
+
+
+def _resolve_layout(layout, source) -> JointLayout:
+    """``layout`` as a :class:`JointLayout`: given as one, as a registered name, or as the JSON of
+    :meth:`JointLayout.to_dict` (how a ``.npz`` can carry an unregistered layout)."""
+    if isinstance(layout, JointLayout):
+        return layout
+    if layout is None:
+        raise _error(source, "layout", "is missing", "a layout argument (or a 'layout' entry in a .npz)")
+    if layout.lstrip().startswith("{"):
+        return JointLayout.from_dict(json.loads(layout))
+    try:
+        return get_layout(layout)
+    except KeyError:
+        raise _error(source, "layout", f"is {layout!r}", f"one of the registered layouts {sorted(LAYOUTS)}") from None
+
+
+def _to_library_frame(positions: np.ndarray, up_axis: str, units: str) -> np.ndarray:
+    """``(T, J, 3)`` in ``units`` with ``up_axis`` up -> metres, +Y up."""
+    if units not in UNIT_SCALE:
+        raise ValueError(f"units is {units!r}, expected one of {list(UNIT_SCALE)}")
+    if up_axis not in ("y", "z"):
+        raise ValueError(f"up_axis is {up_axis!r}, expected 'y' or 'z'")
+    positions = positions * UNIT_SCALE[units]
+    if up_axis == "z":
+        positions = np.stack([positions[..., 0], positions[..., 2], -positions[..., 1]], axis=-1)
+    return positions
+
+
+def _finish(positions, fps, layout: JointLayout, source, up_axis: str = "y", units: str = "m") -> Motion:
+    """Check shapes and fps, convert to metres +Y up, repair missing samples: the last step of every reader."""
+    positions = np.asarray(positions, dtype=np.float64)
+    if positions.ndim != 3 or positions.shape[2] != 3:
+        raise _error(source, "positions", f"has shape {positions.shape}", "(frames, joints, 3)")
+    if positions.shape[1] != layout.num_joints:
+        raise _error(source, "positions", f"has {positions.shape[1]} joints",
+                     f"{layout.num_joints} for layout {layout.name!r}")
+    fps = float(fps)
+    if not np.isfinite(fps) or fps <= 0:
+        raise _error(source, "fps", f"is {fps}", "a positive number of frames per second")
+    positions = repair_missing(_to_library_frame(positions, up_axis, units), fps, source)
+    return Motion(positions=positions, fps=fps, layout=layout, source=str(source))
+
+
+def repair_missing(positions: np.ndarray, fps: float, source, max_gap_seconds: float = 0.5,
+                   max_missing_fraction: float = 0.5) -> np.ndarray:
+    """Fill short gaps of missing (NaN/inf) samples; reject clips that are too short or too gappy.
+
+    Each joint coordinate is linearly interpolated across a run of missing frames from the valid frames
+    on either side; a run at the start or end takes the nearest valid frame. A run longer than
+    ``max_gap_seconds`` (``floor(max_gap_seconds * fps)`` frames), a coordinate missing in every frame,
+    or more than ``max_missing_fraction`` of frames with any missing value raises
+    :class:`MotionFileError` naming the frames.
+
+    Args:
+        positions: ``(T, J, 3)`` joint positions.
+        fps: frames per second, to turn ``max_gap_seconds`` into frames.
+        source: file name for messages.
+
+    Returns:
+        ``(T, J, 3)`` float32, a repaired copy.
+    """
+    positions = np.array(positions, dtype=np.float64)
+    frames = positions.shape[0]
+    if frames < 2:
+        raise _error(source, "frames", f"has {frames} frame{'' if frames == 1 else 's'}", "at least 2")
+    flat = positions.reshape(frames, -1)
+    missing = ~np.isfinite(flat)
+    if not missing.any():
+        return positions.astype(np.float32)
+    bad_frames = int(missing.any(axis=1).sum())
+    if bad_frames > max_missing_fraction * frames:
+        raise _error(source, "positions", f"has missing values in {bad_frames} of {frames} frames",
+                     f"at most {max_missing_fraction:.0%} of frames")
+    t = np.arange(frames)[:, None]
+    prev = np.maximum.accumulate(np.where(missing, -1, t), axis=0)  # last valid frame <= t, or -1
+    next_ = np.minimum.accumulate(np.where(missing, frames, t)[::-1], axis=0)[::-1]  # first valid >= t, or T
+    gap = next_ - prev - 1
+    max_gap = int(np.floor(max_gap_seconds * fps + 1e-9))
+    too_long = missing & ((gap > max_gap) | (gap >= frames))
+    if too_long.any():
+        runs = np.unique(np.stack([prev + 1, next_ - 1], axis=-1)[too_long], axis=0)
+        joints = np.unique(np.nonzero(too_long)[1] // 3)
+        shown = ", ".join(f"{a}-{b}" for a, b in runs[:5]) + (", ..." if len(runs) > 5 else "")
+        raise _error(source, "positions", f"has missing values in frames {shown} (joints {joints.tolist()})",
+                     f"gaps of at most {max_gap_seconds} s ({max_gap} frames at {fps:g} fps)")
+    rows, cols = np.nonzero(missing)
+    lo, hi = prev[rows, cols], next_[rows, cols]
+    lo, hi = np.where(lo >= 0, lo, hi), np.where(hi < frames, hi, lo)
+    weight = (rows - lo) / np.maximum(hi - lo, 1)
+    flat[rows, cols] = flat[lo, cols] + weight * (flat[hi, cols] - flat[lo, cols])
+    return positions.astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- BVH
+
+_CHANNELS = {f"{axis}{kind}" for axis in "XYZ" for kind in ("position", "rotation")}
+
+
+def _parse_hierarchy(header: str, source):
+    """Joints of a BVH ``HIERARCHY`` in file order (depth first), End Sites included as joints
+    named ``<parent>End`` without channels.
+
+    Returns:
+        ``(names, parents, offsets (N, 3), channels, is_end)``.
+    """
+    names, parents, offsets, channels, is_end, stack = [], [], [], [], [], []
+    tokens = iter(header.split()[1:])
+
+    def expect(word: str):
+        token = next(tokens)
+        if token != word:
+            raise _error(source, "HIERARCHY", f"has {token!r} after joint {names[-1] if names else 'ROOT'!r}",
+                         repr(word))
+
+    try:
+        for word in tokens:
+            if word == "}" and stack:
+                stack.pop()
+                continue
+            first = not names
+            if word not in ("ROOT", "JOINT", "End") or (word == "ROOT") != first or (not first and not stack):
+                raise _error(source, "HIERARCHY", f"has {word!r} where a joint definition starts",
+                             "one ROOT, then JOINT, 'End Site' or '}' (one skeleton per file)")
+            name = next(tokens)
+            if word == "End":
+                name = names[stack[-1]] + "End"
+            expect("{")
+            expect("OFFSET")
+            offset = [_number(next(tokens), source, "OFFSET") for _ in range(3)]
+            chans = ()
+            if word == "End":
+                expect("}")
+            else:
+                expect("CHANNELS")
+                chans = tuple([next(tokens) for _ in range(_number(next(tokens), source, "CHANNELS", int))])
+                if set(chans) - _CHANNELS:
+                    raise _error(source, "CHANNELS", f"of joint {name!r} has {sorted(set(chans) - _CHANNELS)}",
+                                 f"channels from {sorted(_CHANNELS)}")
+            names.append(name)
+            parents.append(stack[-1] if stack else -1)
+            offsets.append(offset)
+            channels.append(chans)
+            is_end.append(word == "End")
+            if word != "End":
+                stack.append(len(names) - 1)
+    except StopIteration:
+        raise _error(source, "HIERARCHY", "ends inside a joint definition", "balanced '{' '}' blocks") from None
+    if stack or not names:
+        raise _error(source, "HIERARCHY", "has unclosed joint blocks" if stack else "has no joints",
+                     "a complete ROOT joint block before MOTION")
+    return names, parents, np.asarray(offsets, dtype=np.float64), channels, np.asarray(is_end)
+
+
+def _parse_bvh_motion(body: str, num_channels: int, source) -> tuple[np.ndarray, float]:
+    """The ``MOTION`` section after its keyword line -> ``(frames (T, C) float64, fps)``."""
+    lines = [line for line in body.splitlines() if line.strip()]
+    match = re.fullmatch(r"\s*Frames:\s*(\S+)\s*", lines[0]) if lines else None
+    if match is None:
+        raise _error(source, "Frames", f"line is {lines[0].strip()!r}" if lines else "is missing",
+                     "'Frames: <count>' after MOTION")
+    count = _number(match.group(1), source, "Frames", int)
+    if count < 2:
+        raise _error(source, "Frames", f"is {count}", "at least 2 frames")
+    match = re.fullmatch(r"\s*Frame\s+Time:\s*(\S+)\s*", lines[1]) if len(lines) > 1 else None
+    if match is None:
+        raise _error(source, "Frame Time", f"line is {lines[1].strip()!r}" if len(lines) > 1 else "is missing",
+                     "'Frame Time: <seconds>' after Frames")
+    frame_time = _number(match.group(1), source, "Frame Time")
+    if not np.isfinite(frame_time) or frame_time <= 0:
+        raise _error(source, "Frame Time", f"is {match.group(1)}", "a positive number of seconds")
+    rows = lines[2:]
+    if len(rows) != count:
+        raise _error(source, "Frames", f"is {count} but the MOTION section has {len(rows)} frame rows",
+                     f"{count} rows (truncated or padded file?)")
+    widths = np.array([len(row.split()) for row in rows])
+    if (widths != num_channels).any():
+        row = int(np.argmax(widths != num_channels))
+        raise _error(source, "MOTION", f"row {row} has {widths[row]} values",
+                     f"{num_channels}, one per channel of the hierarchy")
+    try:
+        values = np.array(" ".join(rows).split(), dtype=np.float64).reshape(count, num_channels)
+    except ValueError as e:
+        raise _error(source, "MOTION", f"has a value that is not a number ({e})", "numbers only") from None
+    fps = 1.0 / frame_time
+    # Frame Time is written with few digits (0.0333333): snap 1 / Frame Time to an integer within 0.01 %.
+    return values, float(round(fps)) if abs(fps - round(fps)) < 1e-4 * fps else fps
+
+
+def _axis_rotations(axis: int, degrees: np.ndarray) -> np.ndarray:
+    """Rotations by ``degrees (T,)`` about axis 0/1/2 (X/Y/Z) -> ``(T, 3, 3)``."""
+    radians = np.radians(degrees)
+    cos, sin = np.cos(radians), np.sin(radians)
+    i, j = (axis + 1) % 3, (axis + 2) % 3
+    rot = np.zeros((len(degrees), 3, 3))
+    rot[:, axis, axis] = 1.0
+    rot[:, i, i] = rot[:, j, j] = cos
+    rot[:, i, j], rot[:, j, i] = -sin, sin
+    return rot
+
+
+def _forward_kinematics(parents: list[int], offsets: np.ndarray, channels: list[tuple[str, ...]],
+                        values: np.ndarray) -> np.ndarray:
+    """World positions of BVH joints ``(T, N, 3)`` from motion ``values (T, C)``.
+
+    BVH semantics: a joint's local translation is its OFFSET, with any position channel *replacing*
+    that component (as bvhio and Blender read it); its local rotation is the product of its rotation
+    channels in the listed order (intrinsic Euler angles in degrees, ``R = R_1 @ R_2 @ R_3``).
+    Parents come before children (file order), so one pass suffices.
+    """
+    frames, count = len(values), len(parents)
+    world_pos = np.empty((frames, count, 3))
+    world_rot = np.empty((frames, count, 3, 3))
+    column = 0
+    for j, parent in enumerate(parents):
+        translation = np.repeat(offsets[j][None], frames, axis=0)
+        rotation = np.broadcast_to(np.eye(3), (frames, 3, 3))
+        for channel in channels[j]:
+            axis = "XYZ".index(channel[0])
+            if channel.endswith("position"):
+                translation[:, axis] = values[:, column]
+            else:
+                rotation = rotation @ _axis_rotations(axis, values[:, column])
+            column += 1
+        if parent < 0:
+            world_pos[:, j], world_rot[:, j] = translation, rotation
+        else:
+            world_pos[:, j] = world_pos[:, parent] + np.einsum("tij,tj->ti", world_rot[:, parent], translation)
+            world_rot[:, j] = world_rot[:, parent] @ rotation
+    return world_pos
+
+
+def _guess_units(height: float) -> str:
+    """Units from a body height: metres below 3, centimetres below 300, else millimetres."""
+    return "m" if height < 3 else "cm" if height < 300 else "mm"
+
+
+def _layout_for(names: list[str], parents: list[int], layout_name: str | None, up_axis: str,
+                units: str) -> JointLayout:
+    """A registered layout with exactly these joint names and parents, else one built from them."""
+    for layout in LAYOUTS.values():
+        if list(layout.joint_names) == names and list(layout.parents) == parents:
+            return layout
+    digest = hashlib.sha1(json.dumps([names, parents]).encode()).hexdigest()[:8]
+    return layout_from_hierarchy(layout_name or f"bvh_{digest}", names, parents, up_axis=up_axis, units=units)
+
+
+def read_bvh(path, up_axis: str = "y", units: str = "auto", layout_name: str | None = None,
+             end_sites: bool = False) -> Motion:
+    """Read a BVH file into joint positions by forward kinematics.
+
+    Args:
+        path: ``.bvh`` file.
+        up_axis: the file's up axis, ``"y"`` (BVH convention) or ``"z"``.
+        units: ``"m"``, ``"cm"``, ``"mm"``, or ``"auto"``: from the body height along ``up_axis`` in
+            the first frame (over the returned joints): metres if < 3, centimetres if < 300, else
+            millimetres. A clip that starts lying down is misread; pass the units then.
+        layout_name: name for the layout built from the hierarchy when no registered layout has the
+            same joint names and parents; default ``"bvh_"`` + 8 hex digits of a hash of them. The
+            built layout is not registered (see :func:`~eai_llm.layouts.register_layout`).
+        end_sites: also return each ``End Site`` as a joint named ``<parent>End`` (e.g. ``HeadEnd``),
+            placed after its parent in file order.
+
+    A root that stays at the origin in every frame and has a single child joint is a placeholder
+    (Bandai-Namco's ``joint_Root``) and is dropped; its child becomes the root.
+
+    Returns:
+        :class:`Motion` with ``positions (T, J, 3)`` in metres, +Y up.
+    """
+    text = _read_text(path, "BVH")
+    first = text.split(maxsplit=1)[:1]
+    if first != ["HIERARCHY"]:
+        raise _error(path, "HIERARCHY", f"is missing (the file starts with {first[0][:20]!r})" if first
+                     else "is missing (the file is empty)", "a BVH file starting with HIERARCHY")
+    motion = re.search(r"^[ \t]*MOTION[ \t\r]*$", text, flags=re.MULTILINE)
+    if motion is None:
+        raise _error(path, "MOTION", "is missing", "a MOTION section after the hierarchy")
+    names, parents, offsets, channels, is_end = _parse_hierarchy(text[:motion.start()], path)
+    values, fps = _parse_bvh_motion(text[motion.end():], sum(map(len, channels)), path)
+    world = _forward_kinematics(parents, offsets, channels, values)
+
+    keep = ~is_end | end_sites
+    if (np.asarray(parents)[~is_end] == 0).sum() == 1 and np.abs(world[:, 0]).max() <= 1e-6:
+        keep[0] = False
+        keep &= ~(is_end & (np.asarray(parents) == 0))
+    new_index = np.cumsum(keep) - 1
+    kept = np.flatnonzero(keep)
+    names = [names[j] for j in kept]
+    parents = [int(new_index[parents[j]]) if parents[j] >= 0 and keep[parents[j]] else -1 for j in kept]
+    world = world[:, kept]
+    if units == "auto":
+        up = 1 if up_axis == "y" else 2
+        units = _guess_units(float(np.ptp(world[0, :, up])))
+    layout = _layout_for(names, parents, layout_name, up_axis, units)
+    return _finish(world, fps, layout, path, up_axis=up_axis, units=units)
+
+
+def select_joints(motion: Motion, layout: JointLayout | str) -> Motion:
+    """Pick and reorder the joints of ``layout`` (a layout or registered name) by joint name from a
+    motion holding a superset of them, e.g. KDAE's full BVH read with ``end_sites=True`` -> ``kdae24``.
+
+    Returns:
+        :class:`Motion` with ``positions (T, layout.num_joints, 3)``.
+    """
+    layout = _resolve_layout(layout, motion.source)
+    have = {name: j for j, name in enumerate(motion.layout.joint_names)}
+    missing = [name for name in layout.joint_names if name not in have]
+    if missing:
+        raise _error(motion.source, "joints", f"lacks {missing} (layout {motion.layout.name!r})",
+                     f"every joint of layout {layout.name!r}")
+    index = [have[name] for name in layout.joint_names]
+    return Motion(positions=motion.positions[:, index], fps=motion.fps, layout=layout, source=motion.source)
+
+
+# ------------------------------------------------------------------------------------------ Kinect
+
+_KINECT_JOINTS = 25
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def read_kinect_v2(path, fps: float = 30.0) -> Motion:
+    """Read a Kinect V2 skeleton text/CSV file (camera space: metres, +Y up).
+
+    The EGBM export is not public, so these layouts are accepted: one frame per line, values separated
+    by commas, semicolons and/or whitespace, an optional header line (any non-numeric first line), and
+    every line holding one of
+
+    - 75 numbers: ``x y z`` for the 25 joints in SDK ``JointType`` order;
+    - 76 numbers: a timestamp, then the 75. The timestamp is in seconds if the median frame step is
+      below 1, else in milliseconds, and sets the fps (the ``fps`` argument is then ignored);
+    - 100 numbers: ``x y z state`` per joint; state 0 (not tracked) makes the joint missing, to be
+      interpolated by :func:`repair_missing`; 1 (inferred) and 2 (tracked) are kept.
+
+    Frames are taken as evenly spaced; dropped frames are not re-timed.
+    """
+    rows = [(number, re.split(r"[,;\s]+", line.strip(" \t,;")))
+            for number, line in enumerate(_read_text(path, "Kinect").splitlines(), start=1) if line.strip(" \t,;")]
+    if rows and not _is_number(rows[0][1][0]):
+        rows = rows[1:]  # header line
+    if not rows:
+        raise _error(path, "frames", "has 0 frames", "at least 2")
+    width = len(rows[0][1])
+    if width not in (3 * _KINECT_JOINTS, 3 * _KINECT_JOINTS + 1, 4 * _KINECT_JOINTS):
+        raise _error(path, "columns", f"has {width} values on line {rows[0][0]}",
+                     "75 (x y z per joint), 76 (timestamp + 75) or 100 (x y z state per joint)")
+    for number, tokens in rows:
+        if len(tokens) != width:
+            raise _error(path, "columns", f"has {len(tokens)} values on line {number}", f"{width} like the first line")
+    try:
+        values = np.array([tokens for _, tokens in rows], dtype=np.float64)
+    except ValueError as e:
+        raise _error(path, "values", f"has a value that is not a number ({e})", "numbers only") from None
+    if width == 4 * _KINECT_JOINTS:
+        values = values.reshape(len(rows), _KINECT_JOINTS, 4)
+        positions = np.where(values[..., 3:] == 0, np.nan, values[..., :3])
+    else:
+        if width == 3 * _KINECT_JOINTS + 1:
+            step = np.diff(values[:, 0])
+            if len(step) and not (step > 0).all():
+                line = rows[int(np.argmax(step <= 0)) + 1][0]
+                raise _error(path, "timestamp", f"does not increase at line {line}", "increasing timestamps")
+            median = float(np.median(step)) if len(step) else 1.0 / fps
+            fps = 1.0 / median if median < 1 else 1000.0 / median
+            if not 1 <= fps <= 1000:
+                raise _error(path, "timestamp", f"steps by a median of {median:g} (read as {fps:g} fps)",
+                             "seconds or milliseconds giving 1-1000 fps")
+            values = values[:, 1:]
+        positions = values.reshape(len(rows), _KINECT_JOINTS, 3)
+    return _finish(positions, fps, get_layout("kinect_v2"), path)
+
+
+# ------------------------------------------------------------------------------------------- Xsens
+
+# MVNX segment points used as the xsens_mvn28 end points, by segment.
+MVNX_END_POINTS = {"Head": "pTopOfHead", "RightHand": "pRightTopOfHand", "LeftHand": "pLeftTopOfHand",
+                   "RightToe": "pRightToe", "LeftToe": "pLeftToe"}
+
+
+def _segment_index(labels: list[str], source, field: str) -> list[int]:
+    """Index into ``labels`` of each ``xsens_mvn23`` segment; extra labels (props) are ignored."""
+    segments = get_layout("xsens_mvn23").joint_names
+    missing = [s for s in segments if s not in labels]
+    if missing:
+        raise _error(source, field, f"lacks MVN segments {missing} (found {labels})",
+                     f"the 23 MVN segments {list(segments)}")
+    return [labels.index(s) for s in segments]
+
+
+def _quaternion_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors ``v (..., 3)`` by unit quaternions ``q (..., 4)`` given as ``w x y z``."""
+    w, u = q[..., :1], q[..., 1:]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
+
+
+def read_mvnx(path) -> Motion:
+    """Read an Xsens MVNX file (XML; Z up, metres).
+
+    Reads ``subject@frameRate``, ``subject/segments/segment@label`` and, for each
+    ``subject/frames/frame[@type="normal"]``, ``position`` (``x y z`` per segment) and ``orientation``
+    (``w x y z`` per segment) in segment order. The XML namespace (``http://www.xsens.com/mvn/mvnx``)
+    is not required. The 23 MVN segments must all be present (others, e.g. props, are ignored).
+
+    When the segments define the points of :data:`MVNX_END_POINTS` (``points/point@label`` with a
+    body-frame ``pos_b``), the end points are ``position + R(orientation) @ pos_b`` and the layout is
+    ``xsens_mvn28``; otherwise ``xsens_mvn23``.
+    """
+    try:
+        root = ET.parse(path).getroot()
+    except OSError as e:
+        raise _error(path, "file", f"could not be read ({e.strerror or e})", "a readable MVNX file") from e
+    except ET.ParseError as e:
+        raise _error(path, "xml", f"is not well-formed ({e})", "an MVNX XML file") from None
+    for element in root.iter():
+        element.tag = element.tag.rpartition("}")[2]
+    subject = root.find("subject")
+    if root.tag != "mvnx" or subject is None:
+        raise _error(path, "mvnx", f"root is <{root.tag}>" + ("" if subject is not None else " without <subject>"),
+                     "<mvnx> holding a <subject>")
+    rate = subject.get("frameRate")
+    if rate is None:
+        raise _error(path, "frameRate", "is missing on <subject>", "the capture frame rate")
+    fps = _number(rate, path, "frameRate")
+    segments = subject.findall("segments/segment")
+    labels = [segment.get("label") for segment in segments]
+    index = _segment_index(labels, path, "segment")
+    frames = [frame for frame in subject.findall("frames/frame") if frame.get("type") == "normal"]
+
+    def per_frame(tag: str, size: int) -> np.ndarray:
+        texts = [frame.findtext(tag, default="") for frame in frames]
+        widths = [len(text.split()) for text in texts]
+        if any(w != size * len(labels) for w in widths):
+            bad = next(i for i, w in enumerate(widths) if w != size * len(labels))
+            raise _error(path, tag, f"of normal frame {bad} has {widths[bad]} values",
+                         f"{size} per segment ({size * len(labels)})")
+        values = np.array(" ".join(texts).split(), dtype=np.float64)
+        return values.reshape(len(frames), len(labels), size)[:, index]
+
+    positions, orientations = per_frame("position", 3), per_frame("orientation", 4)
+    ends = {}
+    for segment in segments:
+        point = MVNX_END_POINTS.get(segment.get("label"))
+        pos_b = segment.findtext(f"points/point[@label='{point}']/pos_b") if point else None
+        if pos_b is not None:
+            ends[segment.get("label")] = [_number(v, path, "pos_b") for v in pos_b.split()]
+    if len(ends) < len(MVNX_END_POINTS):
+        return _finish(positions, fps, get_layout("xsens_mvn23"), path, up_axis="z")
+    layout = get_layout("xsens_mvn28")
+    seg23 = get_layout("xsens_mvn23").joint_names
+    columns = []
+    for name in layout.joint_names:
+        segment = name.removesuffix("End")
+        j = seg23.index(segment)
+        offset = _quaternion_rotate(orientations[:, j], np.asarray(ends[segment])) if name != segment else 0.0
+        columns.append(positions[:, j] + offset)
+    return _finish(np.stack(columns, axis=1), fps, layout, path, up_axis="z")
+
+
+def read_xsens_csv(path, fps: float | None = None) -> Motion:
+    """Read an MVN Analyze "Segment Position" CSV export (Z up, metres) as ``xsens_mvn23``.
+
+    Header ``Frame,Pelvis x,Pelvis y,Pelvis z,L5 x,...`` (comma, semicolon or tab separated); columns
+    are matched by name, so order and extra columns do not matter. The export holds frame numbers
+    only, so ``fps`` (the MVN session's frame rate) is required.
+    """
+    if fps is None:
+        raise _error(path, "fps", "is missing (the CSV holds frame numbers, not times)",
+                     "the fps argument (the MVN session's frame rate, e.g. 60 or 240)")
+    lines = [line for line in _read_text(path, "Xsens CSV").splitlines() if line.strip()]
+    if not lines:
+        raise _error(path, "header", "is missing (the file is empty)", "'Frame,Pelvis x,Pelvis y,...'")
+    delimiter = max(",;\t", key=lines[0].count)
+    header = [name.strip() for name in lines[0].split(delimiter)]
+    columns = {name: c for c, name in enumerate(header)}
+    labels = list(dict.fromkeys(name[:-2] for name in header if name[-2:] in (" x", " y", " z")))
+    index = _segment_index(labels, path, "header")
+    segments = [labels[i] for i in index]
+    absent = [f"{s} {a}" for s in segments for a in "xyz" if f"{s} {a}" not in columns]
+    if absent:
+        raise _error(path, "header", f"lacks columns {absent}", "x, y and z columns for every segment")
+    rows = [line.split(delimiter) for line in lines[1:]]
+    bad = next((r for r, row in enumerate(rows) if len(row) != len(header)), None)
+    if bad is not None:
+        raise _error(path, "columns", f"has {len(rows[bad])} values on data row {bad}", f"{len(header)} like the header")
+    try:
+        values = np.array(rows, dtype=np.float64).reshape(len(rows), len(header))
+    except ValueError as e:
+        raise _error(path, "values", f"has a value that is not a number ({e})", "numbers only") from None
+    order = [columns[f"{s} {a}"] for s in segments for a in "xyz"]
+    return _finish(values[:, order].reshape(len(rows), len(segments), 3), fps, get_layout("xsens_mvn23"),
+                   path, up_axis="z")
+
+
+# ------------------------------------------------------------------------------------------- arrays
+
+def read_array(path, layout: JointLayout | str | None = None, fps: float | None = None, units: str = "m",
+               up_axis: str = "y") -> Motion:
+    """Read positions saved with numpy.
+
+    ``.npy``: a ``(T, J, 3)`` array; ``layout`` and ``fps`` are required. ``.npz``: entry
+    ``positions`` ``(T, J, 3)``, optional ``fps`` (scalar) and ``layout`` (a registered name, or the
+    JSON of :meth:`JointLayout.to_dict`); arguments override entries. ``units`` and ``up_axis``
+    describe the stored array.
+    """
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise _error(path, "file", f"could not be read as a numpy array ({e})", "a .npy or .npz file") from None
+    if isinstance(loaded, np.ndarray):
+        positions = loaded
+    else:
+        with loaded:
+            if "positions" not in loaded.files:
+                raise _error(path, "positions", f"is missing (entries {loaded.files})", "a 'positions' entry")
+            positions = loaded["positions"]
+            fps = fps if fps is not None or "fps" not in loaded.files else float(loaded["fps"])
+            layout = layout if layout is not None or "layout" not in loaded.files else str(loaded["layout"])
+    if fps is None:
+        raise _error(path, "fps", "is missing", "an fps argument (or an 'fps' entry in a .npz)")
+    return _finish(positions, fps, _resolve_layout(layout, path), path, up_axis=up_axis, units=units)
+
+
+# ----------------------------------------------------------------------------------------- dispatch
+
+READERS = {"bvh": read_bvh, "kinect_v2": read_kinect_v2, "mvnx": read_mvnx, "xsens_csv": read_xsens_csv,
+           "array": read_array}
+_SUFFIX_FORMATS = {".bvh": "bvh", ".mvnx": "mvnx", ".npy": "array", ".npz": "array"}
+
+
+def read_motion(path, format: str | None = None, **kwargs) -> Motion:
+    """Read any supported file: ``format`` is one of :data:`READERS` (``"bvh"``, ``"kinect_v2"``,
+    ``"mvnx"``, ``"xsens_csv"``, ``"array"``), or ``None`` to go by the suffix (``.bvh``, ``.mvnx``,
+    ``.npy``, ``.npz``; ``.txt``/``.csv`` are ambiguous and need ``format``). ``kwargs`` go to the reader.
+    """
+    if format is None:
+        suffix = Path(path).suffix.lower()
+        if suffix not in _SUFFIX_FORMATS:
+            raise _error(path, "format", f"cannot be told from the suffix {suffix!r}",
+                         f"format= one of {sorted(READERS)} (suffixes known: {sorted(_SUFFIX_FORMATS)})")
+        format = _SUFFIX_FORMATS[suffix]
+    if format not in READERS:
+        raise _error(path, "format", f"is {format!r}", f"one of {sorted(READERS)}")
+    return READERS[format](path, **kwargs)

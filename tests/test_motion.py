@@ -1,0 +1,481 @@
+"""Motion readers: FK, unit/axis conversion, format variants, missing-data policy, errors.
+
+Every fixture is written into ``tmp_path`` by the test that uses it.
+"""
+
+import json
+import zlib
+
+import bvhio
+import numpy as np
+import pytest
+
+from eai_llm.layouts import get_layout
+from eai_llm.motion import (MVNX_END_POINTS, MotionFileError, read_array, read_bvh, read_kinect_v2, read_motion,
+                            read_mvnx, read_xsens_csv, repair_missing, select_joints)
+
+ROT6 = ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation")
+
+
+def write_bvh(path, joints, frames, frame_time=1 / 30):
+    """Write a BVH file.
+
+    ``joints``: ``(name, parent name or None, offset, channels)`` in depth-first order; ``channels``
+    ``None`` makes the entry an End Site of its parent. ``frames``: ``(T, C)`` motion values.
+    """
+    children = {}
+    for joint in joints:
+        children.setdefault(joint[1], []).append(joint)
+
+    def block(joint, depth):
+        name, parent, offset, channels = joint
+        pad = "\t" * depth
+        head = "End Site" if channels is None else f"{'ROOT' if parent is None else 'JOINT'} {name}"
+        lines = [pad + head, pad + "{", f"{pad}\tOFFSET {offset[0]} {offset[1]} {offset[2]}"]
+        if channels is not None:
+            lines.append(f"{pad}\tCHANNELS {len(channels)} {' '.join(channels)}")
+            for child in children.get(name, []):
+                lines += block(child, depth + 1)
+        return lines + [pad + "}"]
+
+    rows = [" ".join(f"{v:.6f}" for v in row) for row in np.atleast_2d(frames)]
+    text = "\n".join(["HIERARCHY", *block(children[None][0], 0), "MOTION", f"Frames: {len(rows)}",
+                      f"Frame Time: {frame_time:.7f}", *rows]) + "\n"
+    path.write_text(text)
+    return path
+
+
+# --------------------------------------------------------------------------------------------- BVH
+
+def test_bvh_forward_kinematics_by_hand(tmp_path):
+    # Root "A" (6 channels), child "B" 10 cm along X (3 channels), End Site 5 cm along B's Y.
+    joints = [("A", None, (0, 0, 0), ROT6), ("B", "A", (10, 0, 0), ("Zrotation", "Xrotation", "Yrotation")),
+              ("BEnd", "B", (0, 5, 0), None)]
+    frames = [[0, 0, 0, 90, 0, 0, 0, 90, 0],  # A: Rz 90; B: Rx 90
+              [5, 0, 0, 0, 0, 0, 0, 0, 0]]  # A moved 5 cm along X, no rotation
+    motion = read_bvh(write_bvh(tmp_path / "hand.bvh", joints, frames), units="cm", end_sites=True)
+    assert motion.layout.joint_names == ("A", "B", "BEnd") and motion.layout.parents == (-1, 0, 1)
+    assert motion.positions.dtype == np.float32 and motion.fps == 30.0
+    # Frame 0: Rz90 turns (10,0,0) into (0,10,0); the end (0,5,0) goes through Rx90 -> (0,0,5), then Rz90 keeps it.
+    np.testing.assert_allclose(motion.positions[0], [[0, 0, 0], [0, 0.1, 0], [0, 0.1, 0.05]], atol=1e-6)
+    np.testing.assert_allclose(motion.positions[1], [[0.05, 0, 0], [0.15, 0, 0], [0.15, 0.05, 0]], atol=1e-6)
+
+
+def random_skeleton(rng, frames=12):
+    """A 3-level branching skeleton mixing 6-channel and 3-channel joints and rotation orders, with
+    random angles; 6-channel position values equal the offsets, as real exports write them."""
+    orders = [("Zrotation", "Xrotation", "Yrotation"), ("Xrotation", "Yrotation", "Zrotation"),
+              ("Yrotation", "Zrotation", "Xrotation")]
+    spec = [("Hips", None), ("Spine", "Hips"), ("Neck", "Spine"), ("Head", "Neck"), ("LArm", "Spine"),
+            ("LHand", "LArm"), ("RLeg", "Hips"), ("RFoot", "RLeg")]
+    joints, columns = [], []
+    for j, (name, parent) in enumerate(spec):
+        offset = rng.uniform(-20, 20, 3)
+        six = j % 2 == 0
+        channels = (("Xposition", "Yposition", "Zposition") if six else ()) + orders[j % 3]
+        joints.append((name, parent, tuple(np.round(offset, 4)), channels))
+        position = np.tile(np.round(offset, 4), (frames, 1)) if six else np.empty((frames, 0))
+        if parent is None:
+            position = rng.uniform(-100, 100, (frames, 3))
+        columns += [position, rng.uniform(-180, 180, (frames, 3))]
+    joints += [("HeadEnd", "Head", (0, 7, 0), None), ("LHandEnd", "LHand", (3, 0, 0), None),
+               ("RFootEnd", "RFoot", (0, 0, 4), None)]
+    return joints, np.concatenate(columns, axis=1)
+
+
+def test_bvh_matches_bvhio_and_keeps_bone_lengths(tmp_path):
+    joints, frames = random_skeleton(np.random.default_rng(0))
+    path = write_bvh(tmp_path / "random.bvh", joints, frames)
+    motion = read_bvh(path, units="cm")
+    root = bvhio.readAsHierarchy(str(path))
+    reference = []
+    for frame in range(len(frames)):
+        root.loadPose(frame, recursive=True)
+        reference.append([list(joint.PositionWorld) for joint, _, _ in root.layout()])
+    np.testing.assert_allclose(motion.positions, np.asarray(reference) * 0.01, atol=1e-5)
+    bones = [(c, p) for c, p in motion.layout.edges]
+    lengths = np.linalg.norm(motion.positions[:, [c for c, _ in bones]] - motion.positions[:, [p for _, p in bones]],
+                             axis=-1)
+    assert lengths.std(axis=0).max() < 1e-6
+    offsets = {name: np.linalg.norm(offset) * 0.01 for name, _, offset, _ in joints}
+    np.testing.assert_allclose(lengths[0], [offsets[motion.layout.joint_names[c]] for c, _ in bones], rtol=1e-5)
+
+
+def test_bvh_end_sites_follow_parent_rotation(tmp_path):
+    joints, frames = random_skeleton(np.random.default_rng(1), frames=4)
+    path = write_bvh(tmp_path / "ends.bvh", joints, frames)
+    motion = read_bvh(path, units="cm", end_sites=True)
+    names = motion.layout.joint_names
+    assert names[:5] == ("Hips", "Spine", "Neck", "Head", "HeadEnd")
+    assert {"HeadEnd", "LHandEnd", "RFootEnd"} <= set(names)
+    for end, parent, length in (("HeadEnd", "Head", 0.07), ("LHandEnd", "LHand", 0.03), ("RFootEnd", "RFoot", 0.04)):
+        assert motion.layout.parents[names.index(end)] == names.index(parent)
+        gap = np.linalg.norm(motion.positions[:, names.index(end)] - motion.positions[:, names.index(parent)], axis=-1)
+        np.testing.assert_allclose(gap, length, atol=1e-6)
+    without = read_bvh(path, units="cm")
+    assert without.layout.num_joints == len(names) - 3
+    np.testing.assert_allclose(without.positions, motion.positions[:, [names.index(n) for n in without.layout.joint_names]])
+
+
+def human_bvh(tmp_path, name, up="y", scale=1.0):
+    """A standing 'human' 170 units tall along ``up``: pelvis at 90, head joint at 170, foot at 0."""
+    def along(height, side=0.0):
+        return (side, height, 0.0) if up == "y" else (side, 0.0, height)
+    joints = [("Hips", None, along(90), ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation")),
+              ("Head", "Hips", along(80), ("Zrotation", "Xrotation", "Yrotation")),
+              ("LeftLeg", "Hips", along(-90, 10), ("Zrotation", "Xrotation", "Yrotation"))]
+    root = np.array([*along(90, 0), 0, 0, 0]) + np.array([0, 20, 0, 0, 0, 0]) * (up == "z")
+    frames = np.tile(np.concatenate([root, np.zeros(6)]), (3, 1)) * np.r_[[scale] * 3, [1] * 9]
+    joints = [(n, p, tuple(np.multiply(o, scale)), c) for n, p, o, c in joints]
+    return write_bvh(tmp_path / name, joints, frames)
+
+
+@pytest.mark.parametrize("scale, units", [(0.01, "m"), (1.0, "cm"), (10.0, "mm")])
+def test_bvh_auto_units_from_body_height(tmp_path, scale, units):
+    motion = read_bvh(human_bvh(tmp_path, f"human_{units}.bvh", scale=scale))
+    assert motion.layout.units == units
+    np.testing.assert_allclose(motion.positions[0, :, 1], [0.9, 1.7, 0.0], atol=1e-6)
+
+
+def test_bvh_z_up_becomes_y_up_with_a_proper_rotation(tmp_path):
+    motion = read_bvh(human_bvh(tmp_path, "zup.bvh", up="z"), up_axis="z")
+    assert motion.layout.up_axis == "z" and motion.layout.units == "cm"
+    # File (x, y, z) -> (x, z, -y): the root at (0, 20, 90) cm lands at (0, 0.9, -0.2) m.
+    np.testing.assert_allclose(motion.positions[0], [[0, 0.9, -0.2], [0, 1.7, -0.2], [0.1, 0, -0.2]], atol=1e-6)
+
+
+def test_bvh_placeholder_root_dropped(tmp_path):
+    joints = [("joint_Root", None, (0, 0, 0), ROT6), ("Hips", "joint_Root", (0, 90, 0), ROT6),
+              ("Spine", "Hips", (0, 20, 0), ROT6), ("Head", "Spine", (0, 60, 0), ROT6)]
+    frames = np.zeros((3, 24))
+    frames[:, 6:9] = [[0, 90, 0], [5, 90, 0], [10, 91, 0]]
+    frames[:, 12:15] = [0, 20, 0]
+    frames[:, 18:21] = [0, 60, 0]
+    motion = read_bvh(write_bvh(tmp_path / "bandai.bvh", joints, frames))
+    assert motion.layout.joint_names == ("Hips", "Spine", "Head") and motion.layout.parents == (-1, 0, 1)
+    assert motion.layout.name.startswith("bvh_") and len(motion.layout.name) == 12
+    np.testing.assert_allclose(motion.positions[:, 0], [[0, 0.9, 0], [0.05, 0.9, 0], [0.1, 0.91, 0]], atol=1e-6)
+    frames[1, 0] = 1.0  # the root moves once: it is a real joint now
+    kept = read_bvh(write_bvh(tmp_path / "moving_root.bvh", joints, frames), layout_name="mine")
+    assert kept.layout.joint_names[0] == "joint_Root" and kept.layout.name == "mine"
+
+
+def layout_bvh(tmp_path, layout, extra=()):
+    """A BVH whose hierarchy is ``layout`` (joints named ``*End`` written as End Sites) plus ``extra``
+    ``(name, parent)`` joints; root 6 channels, others 3; random offsets and rotations seeded by joint
+    name, so a joint moves the same with or without the extra joints."""
+    rows = [(n, layout.joint_names[p] if p >= 0 else None) for n, p in zip(layout.joint_names, layout.parents)]
+    rows += list(extra)
+    order = []
+
+    def visit(name):
+        order.append(next(r for r in rows if r[0] == name))
+        for row in rows:
+            if row[1] == name:
+                visit(row[0])
+
+    visit(rows[0][0])
+    joints, columns = [], []
+    for name, parent in order:
+        if name.endswith("End"):
+            joints.append((name, parent, (0, 8, 0), None))
+            continue
+        rng = np.random.default_rng(zlib.crc32(name.encode()))
+        channels = ROT6 if parent is None else ("Zrotation", "Xrotation", "Yrotation")
+        joints.append((name, parent, (0, 90, 0) if parent is None else tuple(rng.uniform(-15, 15, 3).round(3)), channels))
+        columns.append(rng.uniform(-20, 20, (3, len(channels))))
+    return write_bvh(tmp_path / "layout.bvh", joints, np.concatenate(columns, axis=1))
+
+
+def test_bvh_reuses_registered_layout_and_selects_joints(tmp_path):
+    kdae = get_layout("kdae24")
+    same = read_bvh(layout_bvh(tmp_path, kdae), end_sites=True)
+    assert same.layout is kdae
+    fingers = [("RightHandThumb1", "RightHand"), ("RightHandThumb2", "RightHandThumb1"),
+               ("RightHandThumb2End", "RightHandThumb2")]
+    full = read_bvh(layout_bvh(tmp_path, kdae, fingers), end_sites=True)
+    assert full.layout.name.startswith("bvh_") and full.layout.num_joints == 27
+    picked = select_joints(full, "kdae24")
+    assert picked.layout is kdae and picked.positions.shape == (3, 24, 3)
+    np.testing.assert_allclose(picked.positions, same.positions, atol=1e-6)
+    without_ends = read_bvh(layout_bvh(tmp_path, kdae, fingers))
+    with pytest.raises(MotionFileError, match=r"layout\.bvh: field 'joints' lacks \['RightFootEnd', "
+                                              r"'LeftFootEnd', 'HeadEnd'\]"):
+        select_joints(without_ends, kdae)
+
+
+def test_bvh_fps_from_frame_time(tmp_path):
+    joints = [("A", None, (0, 0, 0), ROT6), ("B", "A", (0, 10, 0), ROT6)]
+    frames = np.tile([1, 2, 3, 0, 0, 0, 0, 10, 0, 0, 0, 0], (2, 1))
+    assert read_bvh(write_bvh(tmp_path / "a.bvh", joints, frames, frame_time=0.0333333)).fps == 30.0
+    assert read_bvh(write_bvh(tmp_path / "b.bvh", joints, frames, frame_time=1 / 29.97)).fps == pytest.approx(29.97)
+
+
+def small_bvh_text(tmp_path):
+    joints = [("A", None, (0, 0, 0), ROT6), ("B", "A", (0, 10, 0), ("Zrotation", "Xrotation", "Yrotation"))]
+    return write_bvh(tmp_path / "ok.bvh", joints, np.tile(np.arange(9.0), (4, 1))).read_text()
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda t: t[:t.rindex("\n", 0, -1) + 1], "Frames"),  # last frame row missing
+    (lambda t: t[:t.rindex(" ")] + "\n", "MOTION"),  # last row one value short
+    (lambda t: t.replace("Frame Time: 0.0333333", "Frame Time: fast"), "Frame Time"),
+    (lambda t: t.replace("Frame Time: 0.0333333", "Frame Time: 0"), "Frame Time"),
+    (lambda t: t[:t.index("Frames:")] + "Frames: 0\nFrame Time: 0.0333333\n", "Frames"),
+    (lambda t: t[:t.index("MOTION")], "MOTION"),
+    (lambda t: t[:t.index("JOINT B") + 12], "MOTION"),  # hierarchy cut short, no MOTION
+    (lambda t: t.replace("}\nMOTION", "MOTION"), "HIERARCHY"),  # unclosed root block
+    (lambda t: t.replace("Xrotation", "Wrotation", 1), "CHANNELS"),
+    (lambda t: "Time,x,y,z\n0,1,2,3\n", "HIERARCHY"),
+    (lambda t: "", "HIERARCHY"),
+])
+def test_bvh_bad_files_raise_naming_file_and_field(tmp_path, edit, field):
+    path = tmp_path / "bad.bvh"
+    path.write_text(edit(small_bvh_text(tmp_path)))
+    with pytest.raises(MotionFileError, match=rf"bad\.bvh: field '{field}'"):
+        read_bvh(path)
+
+
+def test_bvh_windows_line_endings(tmp_path):
+    text = small_bvh_text(tmp_path)
+    crlf = tmp_path / "crlf.bvh"
+    crlf.write_bytes(text.replace("\n", "\r\n").encode())
+    np.testing.assert_array_equal(read_bvh(crlf).positions, read_bvh(tmp_path / "ok.bvh").positions)
+
+
+def test_bvh_missing_file(tmp_path):
+    with pytest.raises(MotionFileError, match=r"nope\.bvh: field 'file' could not be read"):
+        read_bvh(tmp_path / "nope.bvh")
+
+
+# ------------------------------------------------------------------------------------------ Kinect
+
+def kinect_frames(frames=6):
+    """``(T, 25, 3)`` positions in metres that move linearly over time."""
+    base = np.random.default_rng(3).uniform(-1, 1, (25, 3))
+    return base + 0.01 * np.arange(frames)[:, None, None]
+
+
+def test_kinect_75_columns_with_header(tmp_path):
+    xyz = kinect_frames()
+    header = ",".join(f"{j}_{a}" for j in get_layout("kinect_v2").joint_names for a in "xyz")
+    lines = [header] + [",".join(f"{v:.6f}" for v in frame.ravel()) for frame in xyz]
+    path = tmp_path / "k75.csv"
+    path.write_text("\n".join(lines) + "\n")
+    motion = read_kinect_v2(path, fps=15)
+    assert motion.layout.name == "kinect_v2" and motion.fps == 15
+    np.testing.assert_allclose(motion.positions, xyz, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale, separator", [(1000.0, ";"), (1.0, " ")])
+def test_kinect_76_columns_timestamp_sets_fps(tmp_path, scale, separator):
+    xyz = kinect_frames()
+    stamps = (12.5 + np.arange(len(xyz)) / 30.0) * scale  # milliseconds, then seconds
+    lines = [separator.join([f"{t:.6f}", *(f"{v:.6f}" for v in frame.ravel())]) for t, frame in zip(stamps, xyz)]
+    path = tmp_path / "k76.txt"
+    path.write_text("\n".join(lines))
+    motion = read_kinect_v2(path)
+    assert motion.fps == pytest.approx(30.0, rel=1e-4)
+    np.testing.assert_allclose(motion.positions, xyz, atol=1e-6)
+
+
+def test_kinect_100_columns_untracked_joints_interpolated(tmp_path):
+    xyz = kinect_frames()
+    state = np.full((len(xyz), 25, 1), 2.0)
+    state[2:4, 7] = 0  # HandLeft not tracked in frames 2-3
+    state[0, 3] = 0  # Head not tracked in frame 0
+    state[1, 5] = 1  # inferred: kept
+    values = np.concatenate([xyz, state], axis=-1)
+    values[2:4, 7, :3] = 0.0  # what the SDK writes for untracked joints
+    path = tmp_path / "k100.txt"
+    path.write_text("\n".join(" ".join(f"{v:.6f}" for v in frame.ravel()) for frame in values))
+    motion = read_kinect_v2(path)
+    np.testing.assert_allclose(motion.positions[1:], xyz[1:], atol=1e-6)  # linear motion: interpolation is exact
+    np.testing.assert_allclose(motion.positions[0, 3], xyz[1, 3], atol=1e-6)  # start edge: nearest valid frame
+
+
+def test_kinect_timestamps_in_other_units_rejected(tmp_path):
+    xyz = kinect_frames()
+    ticks = np.arange(len(xyz)) * 333333.0  # 100-ns ticks: neither seconds nor milliseconds
+    path = tmp_path / "k76.txt"
+    path.write_text("\n".join(",".join(map(str, [t, *frame.ravel()])) for t, frame in zip(ticks, xyz)))
+    with pytest.raises(MotionFileError, match=r"k76\.txt: field 'timestamp' steps by a median of 333333"):
+        read_kinect_v2(path)
+
+
+def test_kinect_bad_column_count(tmp_path):
+    path = tmp_path / "k.txt"
+    path.write_text("\n".join(" ".join(["0.5"] * 74) for _ in range(3)))
+    with pytest.raises(MotionFileError, match=r"k\.txt: field 'columns' has 74 values on line 1, expected 75"):
+        read_kinect_v2(path)
+
+
+# ------------------------------------------------------------------------------------------- Xsens
+
+def mvnx_text(positions, quaternions, points=True, labels=None, rate=60):
+    """An MVNX document for ``positions (T, 23, 3)`` and ``quaternions (T, 23, 4)`` (w x y z)."""
+    labels = labels or get_layout("xsens_mvn23").joint_names
+    segments = []
+    for i, label in enumerate(labels):
+        point = MVNX_END_POINTS.get(label) if points else None
+        body = (f"<points><point label='{point}'><pos_b>0.1 0 0</pos_b></point>"
+                f"<point label='pOther'><pos_b>9 9 9</pos_b></point></points>") if point else ""
+        segments.append(f"<segment label='{label}' id='{i + 1}'>{body}</segment>")
+    frames = ["<frame time='0' index='-1' type='identity'><position>1 2 3</position></frame>"]
+    for t, (pos, quat) in enumerate(zip(positions, quaternions)):
+        frames.append(f"<frame time='{t}' index='{t}' type='normal'>"
+                      f"<orientation>{' '.join(map(str, quat.ravel()))}</orientation>"
+                      f"<position>{' '.join(map(str, pos.ravel()))}</position></frame>")
+    return (f"<?xml version='1.0' encoding='UTF-8'?><mvnx version='4' xmlns='http://www.xsens.com/mvn/mvnx'>"
+            f"<subject label='s' frameRate='{rate}' segmentCount='{len(labels)}'><segments>{''.join(segments)}"
+            f"</segments><frames segmentCount='{len(labels)}'>{''.join(frames)}</frames></subject></mvnx>")
+
+
+def mvnx_motion(frames=3):
+    positions = np.random.default_rng(4).uniform(-1, 1, (frames, 23, 3)).round(4)
+    quaternions = np.tile([1.0, 0, 0, 0], (frames, 23, 1))
+    half = np.sqrt(0.5)
+    quaternions[1] = [half, 0, 0, half]  # frame 1: every segment turned 90° about Z
+    return positions, quaternions
+
+
+def z_up_to_y_up(xyz):
+    return np.stack([xyz[..., 0], xyz[..., 2], -xyz[..., 1]], axis=-1)
+
+
+def test_mvnx_with_points_gives_mvn28(tmp_path):
+    positions, quaternions = mvnx_motion()
+    path = tmp_path / "take.mvnx"
+    path.write_text(mvnx_text(positions, quaternions))
+    motion = read_mvnx(path)
+    layout = get_layout("xsens_mvn28")
+    assert motion.layout is layout and motion.fps == 60 and motion.positions.shape == (3, 28, 3)
+    seg = get_layout("xsens_mvn23").joint_names
+    body = [layout.joint_names.index(s) for s in seg]
+    np.testing.assert_allclose(motion.positions[:, body], z_up_to_y_up(positions), atol=1e-6)
+    head, head_end = seg.index("Head"), layout.joint_names.index("HeadEnd")
+    # pos_b (0.1, 0, 0): unrotated in frames 0 and 2, turned to (0, 0.1, 0) in frame 1 (Z up), then Y up.
+    turned = positions[:, head] + np.array([[0.1, 0, 0], [0, 0.1, 0], [0.1, 0, 0]])
+    np.testing.assert_allclose(motion.positions[:, head_end], z_up_to_y_up(turned), atol=1e-6)
+
+
+def test_mvnx_without_points_gives_mvn23(tmp_path):
+    positions, quaternions = mvnx_motion()
+    path = tmp_path / "take.mvnx"
+    path.write_text(mvnx_text(positions, quaternions, points=False))
+    motion = read_mvnx(path)
+    assert motion.layout.name == "xsens_mvn23"
+    np.testing.assert_allclose(motion.positions, z_up_to_y_up(positions), atol=1e-6)
+
+
+def test_mvnx_bad_segments_and_xml(tmp_path):
+    positions, quaternions = mvnx_motion()
+    labels = list(get_layout("xsens_mvn23").joint_names)
+    labels[0] = "Hips"
+    path = tmp_path / "take.mvnx"
+    path.write_text(mvnx_text(positions, quaternions, labels=labels))
+    with pytest.raises(MotionFileError, match=r"take\.mvnx: field 'segment' lacks MVN segments \['Pelvis'\]"):
+        read_mvnx(path)
+    path.write_text(mvnx_text(positions, quaternions)[:-40])
+    with pytest.raises(MotionFileError, match=r"take\.mvnx: field 'xml' is not well-formed"):
+        read_mvnx(path)
+
+
+def test_xsens_csv(tmp_path):
+    positions = np.random.default_rng(5).uniform(-1, 1, (4, 23, 3)).round(5)
+    segments = list(get_layout("xsens_mvn23").joint_names)
+    order = segments[::-1]  # columns by name, not position
+    header = "Frame," + ",".join(f"{s} {a}" for s in order for a in "xyz")
+    rows = [f"{t}," + ",".join(f"{positions[t, segments.index(s), i]}" for s in order for i in range(3))
+            for t in range(4)]
+    path = tmp_path / "Segment Position.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    motion = read_xsens_csv(path, fps=240)
+    assert motion.layout.name == "xsens_mvn23" and motion.fps == 240
+    np.testing.assert_allclose(motion.positions, z_up_to_y_up(positions), atol=1e-6)
+    with pytest.raises(MotionFileError, match=r"field 'fps' is missing .*expected the fps argument"):
+        read_xsens_csv(path)
+    path.write_text(header.replace("Pelvis", "Hips") + "\n" + rows[0] + "\n")
+    with pytest.raises(MotionFileError, match=r"field 'header' lacks MVN segments \['Pelvis'\]"):
+        read_xsens_csv(path, fps=60)
+
+
+# ------------------------------------------------------------------------------------------ arrays
+
+def test_npy_and_npz(tmp_path):
+    positions = np.random.default_rng(6).uniform(-100, 100, (5, 25, 3))
+    np.save(tmp_path / "clip.npy", positions)
+    motion = read_array(tmp_path / "clip.npy", layout="kinect_v2", fps=30, units="cm", up_axis="z")
+    np.testing.assert_allclose(motion.positions, z_up_to_y_up(positions * 0.01), atol=1e-6)
+    with pytest.raises(MotionFileError, match=r"clip\.npy: field 'layout' is missing"):
+        read_array(tmp_path / "clip.npy", fps=30)
+    with pytest.raises(MotionFileError, match=r"clip\.npy: field 'fps' is missing"):
+        read_array(tmp_path / "clip.npy", layout="kinect_v2")
+
+    np.savez(tmp_path / "clip.npz", positions=positions, fps=25.0, layout="kinect_v2")
+    motion = read_motion(tmp_path / "clip.npz")
+    assert motion.fps == 25.0 and motion.layout.name == "kinect_v2"
+    np.testing.assert_allclose(motion.positions, positions, rtol=1e-6)
+    assert read_motion(tmp_path / "clip.npz", fps=50).fps == 50
+
+    custom = get_layout("kinect_v2").to_dict() | {"name": "my_kinect"}
+    np.savez(tmp_path / "custom.npz", positions=positions, fps=25.0, layout=json.dumps(custom))
+    assert read_array(tmp_path / "custom.npz").layout.name == "my_kinect"
+
+
+def test_wrong_joint_count_and_unknown_layout(tmp_path):
+    np.save(tmp_path / "clip.npy", np.zeros((5, 24, 3)))
+    with pytest.raises(MotionFileError, match=r"clip\.npy: field 'positions' has 24 joints, expected 25 for "
+                                              r"layout 'kinect_v2'"):
+        read_array(tmp_path / "clip.npy", layout="kinect_v2", fps=30)
+    with pytest.raises(MotionFileError, match=r"field 'layout' is 'kinect_v3', expected one of the registered "
+                                              r"layouts \[.*'kinect_v2'"):
+        read_array(tmp_path / "clip.npy", layout="kinect_v3", fps=30)
+
+
+def test_read_motion_dispatch(tmp_path):
+    path = tmp_path / "ok.bvh"
+    path.write_text(small_bvh_text(tmp_path))
+    assert read_motion(path, units="cm").layout.joint_names == ("A", "B")
+    with pytest.raises(MotionFileError, match=r"take\.csv: field 'format' cannot be told from the suffix '\.csv', "
+                                              r"expected format= one of"):
+        read_motion(tmp_path / "take.csv")
+    with pytest.raises(MotionFileError, match=r"field 'format' is 'c3d', expected one of \['array', 'bvh'"):
+        read_motion(path, format="c3d")
+
+
+# ------------------------------------------------------------------------------------ missing data
+
+def test_repair_interpolates_short_gaps():
+    positions = np.arange(20 * 2 * 3, dtype=np.float64).reshape(20, 2, 3) ** 1.5
+    holed = positions.copy()
+    holed[3:6, 1, 0] = np.nan  # interior gap of 3 frames at 10 fps (0.3 s)
+    holed[0:2, 0, 2] = np.inf  # start edge
+    holed[19, 0, 1] = np.nan  # end edge
+    repaired = repair_missing(holed, fps=10, source="clip")
+    assert repaired.dtype == np.float32 and np.isfinite(repaired).all()
+    a, b = positions[2, 1, 0], positions[6, 1, 0]
+    np.testing.assert_allclose(repaired[3:6, 1, 0], [a + (b - a) * k / 4 for k in (1, 2, 3)], rtol=1e-6)
+    np.testing.assert_allclose(repaired[0:2, 0, 2], positions[2, 0, 2], rtol=1e-6)
+    np.testing.assert_allclose(repaired[19, 0, 1], positions[18, 0, 1], rtol=1e-6)
+    untouched = np.isfinite(holed)
+    np.testing.assert_allclose(repaired[untouched], positions[untouched], rtol=1e-6)
+
+
+def test_repair_rejects_long_gaps_and_mostly_missing():
+    positions = np.ones((40, 3, 3))
+    positions[10:17, 2] = np.nan  # 7 frames at 10 fps = 0.7 s > 0.5 s
+    with pytest.raises(MotionFileError, match=r"clip: field 'positions' has missing values in frames 10-16 "
+                                              r"\(joints \[2\]\), expected gaps of at most 0.5 s \(5 frames"):
+        repair_missing(positions, fps=10, source="clip")
+    positions = np.ones((10, 3, 3))
+    positions[::2, 0, 0] = np.nan
+    positions[1, 1, 1] = np.nan
+    with pytest.raises(MotionFileError, match=r"field 'positions' has missing values in 6 of 10 frames"):
+        repair_missing(positions, fps=30, source="clip")
+
+
+@pytest.mark.parametrize("frames, text", [(0, "0 frames"), (1, "1 frame")])
+def test_repair_rejects_too_short_clips(frames, text):
+    with pytest.raises(MotionFileError, match=rf"clip: field 'frames' has {text}, expected at least 2"):
+        repair_missing(np.zeros((frames, 3, 3)), fps=30, source="clip")

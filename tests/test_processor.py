@@ -1,0 +1,141 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from eai_llm.layouts import LAYOUTS, get_layout, layout_from_hierarchy
+from eai_llm.processing_eai import SkeletonProcessor
+
+
+def walking_clip(frames: int, layout: str, seed: int = 0) -> np.ndarray:
+    """A body-sized random pose drifting forward at 1 m/s, ``(frames, J, 3)``, 30 fps."""
+    joints = get_layout(layout).num_joints
+    rng = np.random.default_rng(seed)
+    pose = rng.normal(scale=0.4, size=(1, joints, 3))
+    wobble = rng.normal(scale=0.02, size=(frames, joints, 3))
+    drift = np.zeros((frames, 1, 3))
+    drift[:, 0, 2] = np.arange(frames) / 30.0
+    return (pose + wobble + drift + [0.0, 1.0, 0.0]).astype(np.float32)
+
+
+def normalised(clip: np.ndarray, layout: str) -> np.ndarray:
+    """The processor's documented normalisation, written out independently."""
+    root = get_layout(layout).root_index
+    centred = clip - clip[0, root]
+    size = np.median(np.linalg.norm(centred - centred[:, root:root + 1], axis=-1).max(axis=1))
+    return centred / size
+
+
+def test_mixed_layout_batch_shapes_masks_and_exact_zero_padding():
+    processor = SkeletonProcessor(num_frames=64)
+    clips = [walking_clip(120, "xsens_mvn28"), walking_clip(40, "kinect_v2"), walking_clip(64, "kdae24")]
+    out = processor(clips, ["xsens_mvn28", "kinect_v2", "kdae24"], return_tensors="pt")
+    assert out["skeleton_values"].shape == (3, 3, 64, 28) and out["skeleton_values"].dtype == torch.float32
+    assert out["joint_mask"].tolist() == [[1] * 28, [1] * 25 + [0] * 3, [1] * 24 + [0] * 4]
+    assert out["frame_mask"].sum(1).tolist() == [64, 40, 64]
+    assert out["layout_ids"].tolist() == [processor.layout_names.index(n) for n in ("xsens_mvn28", "kinect_v2", "kdae24")]
+    assert torch.all(out["skeleton_values"][1, :, :, 25:] == 0)
+    assert torch.all(out["skeleton_values"][2, :, :, 24:] == 0)
+    assert torch.isfinite(out["skeleton_values"]).all()
+
+
+def test_a_clip_gets_the_same_values_alone_and_inside_a_wider_batch():
+    processor = SkeletonProcessor()
+    clip = walking_clip(50, "kinect_v2", seed=3)
+    alone = processor(clip, "kinect_v2")["skeleton_values"]
+    batched = processor([walking_clip(200, "xsens_mvn28"), clip], ["xsens_mvn28", "kinect_v2"])["skeleton_values"]
+    np.testing.assert_array_equal(alone[0], batched[1])
+
+
+def test_root_centred_scale_normalised_and_invariant_to_placement_and_body_size():
+    processor = SkeletonProcessor(num_frames=64)
+    clip = walking_clip(64, "kdae24")
+    out = processor(clip, "kdae24", return_tensors="np")["skeleton_values"][0, :, :, :24]  # (3, T, J)
+    np.testing.assert_allclose(out.transpose(1, 2, 0), normalised(clip, "kdae24"), rtol=1e-5, atol=1e-6)
+    root = get_layout("kdae24").root_index
+    np.testing.assert_array_equal(out[:, 0, root], 0.0)
+    moved_and_bigger = 1.3 * clip + np.float32([5.0, 0.2, -3.0])
+    other = processor(moved_and_bigger, "kdae24", return_tensors="np")["skeleton_values"][0, :, :, :24]
+    np.testing.assert_allclose(other, out, atol=1e-5)
+    # forward drift over time survives centring: walking speed carries emotion
+    assert out[2, -1, root] > out[2, 0, root] + 0.5
+
+
+def test_long_clips_are_downsampled_by_linear_interpolation_over_the_whole_clip():
+    processor = SkeletonProcessor(num_frames=64)
+    frames = 127  # maps output frame k to input frame 2k exactly
+    clip = walking_clip(frames, "kinect_v2")
+    out = processor(clip, "kinect_v2", return_tensors="np")["skeleton_values"][0, :, :, :25].transpose(1, 2, 0)
+    np.testing.assert_allclose(out, normalised(clip, "kinect_v2")[::2], rtol=1e-5, atol=1e-6)
+    # in between input frames the value is the linear blend of its two neighbours
+    uneven = walking_clip(100, "kinect_v2")
+    out = processor(uneven, "kinect_v2", return_tensors="np")["skeleton_values"][0, :, :, :25].transpose(1, 2, 0)
+    where = 10 * 99 / 63
+    low = int(where)
+    reference = normalised(uneven, "kinect_v2")
+    expected = reference[low] + (where - low) * (reference[low + 1] - reference[low])
+    np.testing.assert_allclose(out[10], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_short_clips_are_padded_by_repeating_the_clip_or_with_zeros():
+    clip = walking_clip(20, "kinect_v2")
+    reference = normalised(clip, "kinect_v2")
+    repeat = SkeletonProcessor(num_frames=64)(clip, "kinect_v2", return_tensors="np")
+    values = repeat["skeleton_values"][0].transpose(1, 2, 0)[:, :25]
+    np.testing.assert_allclose(values[:20], reference, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(values[20:40], values[:20])
+    np.testing.assert_array_equal(values[60:], values[:4])
+    assert repeat["frame_mask"][0].tolist() == [1] * 20 + [0] * 44
+
+    zero = SkeletonProcessor(num_frames=64, frame_padding="zero")(clip, "kinect_v2", return_tensors="np")
+    np.testing.assert_array_equal(zero["skeleton_values"][0][:, 20:], 0.0)
+    assert zero["frame_mask"][0].tolist() == [1] * 20 + [0] * 44
+
+
+def test_save_and_load_carries_custom_layouts(tmp_path):
+    layout = layout_from_hierarchy("test_processor_bvh", ["Hips", "Spine", "Head", "LeftUpLeg"], [-1, 0, 1, 0])
+    processor = SkeletonProcessor(layouts=[layout.to_dict(), "kinect_v2"], num_frames=32)
+    processor.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
+    assert saved["layouts"][0]["joint_names"] == ["Hips", "Spine", "Head", "LeftUpLeg"]
+    del LAYOUTS["test_processor_bvh"]  # as in a fresh process that never saw the BVH files
+    loaded = SkeletonProcessor.from_pretrained(tmp_path)
+    assert loaded.layout_names == ["test_processor_bvh", "kinect_v2"]
+    assert loaded.num_frames == 32 and loaded.max_joints == 25
+    clip = np.random.default_rng(0).normal(size=(40, 4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded(clip, "test_processor_bvh")["skeleton_values"],
+                                  processor(clip, "test_processor_bvh")["skeleton_values"])
+    del LAYOUTS["test_processor_bvh"]
+
+
+@pytest.mark.parametrize("clip, layout, message", [
+    (np.zeros((10, 25, 3), np.float32), "kinect_v3", "field 'layout' is 'kinect_v3', expected one of"),
+    (np.zeros((10, 24, 3), np.float32), "kinect_v2", "has 24 joints, expected 25 for layout 'kinect_v2'"),
+    (np.zeros((1, 25, 3), np.float32), "kinect_v2", "has 1 frames, expected at least 2"),
+    (np.zeros((0, 25, 3), np.float32), "kinect_v2", "has 0 frames, expected at least 2"),
+    (np.zeros((10, 25, 2), np.float32), "kinect_v2", r"expected \(T, J, 3\)"),
+])
+def test_bad_clips_are_rejected_with_the_clip_and_field_named(clip, layout, message):
+    with pytest.raises(ValueError, match=message):
+        SkeletonProcessor()([walking_clip(10, "kinect_v2"), clip], ["kinect_v2", layout])
+
+
+def test_nan_frames_are_named():
+    clip = walking_clip(10, "kinect_v2")
+    clip[[3, 7], 5] = np.nan
+    with pytest.raises(ValueError, match=r"clip 0: field 'positions' has NaN/inf in frames \[3, 7\]"):
+        SkeletonProcessor()(clip, "kinect_v2")
+
+
+def test_batch_and_configuration_errors():
+    processor = SkeletonProcessor()
+    clips = [walking_clip(10, "kinect_v2")] * 2
+    with pytest.raises(ValueError, match="2 clips but 3 layout names"):
+        processor(clips, ["kinect_v2"] * 3)
+    with pytest.raises(ValueError, match="empty batch"):
+        processor([], [])
+    with pytest.raises(ValueError, match="'max_joints' is 20, expected at least 28"):
+        SkeletonProcessor(max_joints=20)
+    with pytest.raises(ValueError, match="'frame_padding' is 'mirror'"):
+        SkeletonProcessor(frame_padding="mirror")
