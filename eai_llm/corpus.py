@@ -195,7 +195,7 @@ def split_indices(corpus: list[str], label: list[int], actor: list[str], how: st
     """Seeded train/test row indices.
 
     ``how="random"``: the paper's random 4:1 split (``test_fraction=0.2``), stratified by corpus and
-    label so every class of every corpus is in both parts where it has at least two clips.
+    label: each label of each corpus puts the floor or ceiling of its share into the test part.
     ``how="actor"``: cross-actor; per corpus, whole actors are held out until about
     ``test_fraction`` of its clips are in the test part.
     """
@@ -207,10 +207,13 @@ def split_indices(corpus: list[str], label: list[int], actor: list[str], how: st
     for name in np.unique(corpus):
         in_corpus = corpus == name
         if how == "random":
-            for value in np.unique(label[in_corpus]):
-                rows = np.flatnonzero(in_corpus & (label == value))
-                n_test = int(round(len(rows) * test_fraction)) if len(rows) > 1 else 0
-                test[rng.permutation(rows)[:n_test]] = True
+            # Systematic sampling over the corpus's rows ordered by label, then at random: every label
+            # gets floor or ceil of its share, and the corpus as a whole gets round(n * test_fraction).
+            rows = np.flatnonzero(in_corpus)
+            rows = rows[np.lexsort((rng.random(len(rows)), label[rows]))]
+            position = np.arange(len(rows))
+            picked = np.floor((position + 1) * test_fraction + 0.5) - np.floor(position * test_fraction + 0.5) > 0
+            test[rows[picked]] = True
         else:
             actors = np.unique(actor[in_corpus])
             if len(actors) < 2:
@@ -246,6 +249,9 @@ def build_corpus(rows: Callable[[], Iterator[dict]], label_names: Iterable[str],
             raise (err.__cause__ or err) from None
         meta = full.select_columns(["corpus", "label", "actor"])[:]
         train, test = split_indices(meta["corpus"], meta["label"], meta["actor"], split, test_fraction, seed)
+        if len(train) == 0 or len(test) == 0:
+            raise ValueError(f"{len(full)} clips give an empty {'test' if len(train) else 'train'} part with "
+                             f"--test-fraction {test_fraction}; convert more clips or change the fraction")
         # flatten_indices copies the selected rows out of the temporary cache before it is deleted.
         return DatasetDict(train=full.select(train).flatten_indices(keep_in_memory=True),
                            test=full.select(test).flatten_indices(keep_in_memory=True))

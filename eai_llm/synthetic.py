@@ -522,6 +522,9 @@ def _duration(action: str, q: np.ndarray, rng: np.random.Generator) -> float:
     return float(np.clip(d, 2.0, 4.5))
 
 
+_PAUSE_MIN = 0.12  # below this hesitation, no pauses at all
+
+
 def _progress(t: np.ndarray, fps: float, q: np.ndarray, start: float, rng: np.random.Generator):
     """Time-warped action progress ``s(t)`` (nominal seconds): the tempo sets its rate, jerkiness
     adds sudden bursts, hesitation inserts pauses. Returns ``(s, moving)``, ``moving`` in [0, 1]."""
@@ -538,7 +541,7 @@ def _progress(t: np.ndarray, fps: float, q: np.ndarray, start: float, rng: np.ra
     rate /= rate.mean()
     # Hesitations: pauses where progress nearly stops.
     moving = np.ones_like(t)
-    n_pauses = rng.poisson(2.2 * hesitation * duration / 3.0)
+    n_pauses = rng.poisson(2.2 * hesitation * duration / 3.0) if hesitation >= _PAUSE_MIN else 0
     for _ in range(n_pauses):
         centre, length = rng.uniform(0.15, 0.85) * duration, rng.uniform(0.2, 0.35) + 0.4 * hesitation
         x = np.clip(1.0 - np.abs(t - centre) / (length / 2), 0.0, 1.0)
@@ -689,8 +692,8 @@ _TEMPLATES = {
 _MOVING = ("walk", "carry_walk")
 
 # Tremor gains (radians per degree of the tremor latent) and twitch gains (radians per unit).
-_TREMOR_GAIN = {"wrist_flex": 1.6, "elbow": 1.0, "sh_flex": 0.6, "sh_abd": 0.4, "neck_flex": 0.35,
-                "head_yaw": 0.35, "knee": 0.25, "spine_side": 0.15}
+_TREMOR_GAIN = {"wrist_flex": 2.4, "elbow": 1.5, "sh_flex": 0.9, "sh_abd": 0.6, "neck_flex": 0.5,
+                "head_yaw": 0.5, "knee": 0.35, "spine_side": 0.2}
 _TWITCH_GAIN = {"sh_flex": 0.30, "sh_abd": 0.20, "elbow": 0.35, "head_yaw": 0.25, "head_flex": 0.12,
                 "spine_twist": 0.12, "spine_flex": 0.08}
 _SIDED = ("wrist_flex", "elbow", "sh_flex", "sh_abd", "knee")
@@ -755,15 +758,16 @@ def _render(layout: JointLayout, corpus: SyntheticCorpus, spec: _Spec, rng: np.r
     shift[:, [0, 2]] -= (shift[0, [0, 2]] + shift[-1, [0, 2]]) / 2  # centre the path on the stage
     if corpus.camera:
         shift += (rng.uniform(-0.4, 0.4), -rng.uniform(0.7, 1.0), rng.uniform(2.6, 3.4))
-        shift += rng.normal(0.0, 0.004, size=shift.shape)  # sensor jitter of the whole skeleton
+        shift += rng.normal(0.0, _JITTER_ROOT_M, size=shift.shape)  # sensor jitter of the whole skeleton
     else:
         shift[:, [0, 2]] += rng.uniform(-0.5, 0.5, size=2)
     return (pos + shift[:, None, :]).astype(np.float32)
 
 
 # Kinect-like jitter as joint-angle noise on distal joints: about this many metres at the child.
-_JITTER_M = {"neck": 0.006, "head": 0.008, "elbow": 0.008, "wrist": 0.010, "hand": 0.010,
-             "knee": 0.008, "ankle": 0.012}
+_JITTER_M = {"neck": 0.005, "head": 0.006, "shoulder": 0.005, "elbow": 0.006, "wrist": 0.004, "hand": 0.006,
+             "hip": 0.004, "knee": 0.006, "ankle": 0.008}
+_JITTER_ROOT_M = 0.005  # per axis, the whole skeleton
 
 
 def _local_rotations(rig: _Rig, c: _Controls, yaw: float, offsets: np.ndarray,
@@ -857,7 +861,7 @@ _ACTION_PHRASES = {
     "lift": ("bends down to lift an object from the floor", "picks up an object from the floor",
              "lifts an object off the floor"),
     "throw": ("throws an object", "winds up and throws an object", "throws an object forward"),
-    "gesture": ("stands in place and gestures with the arms", "gestures with the arms while standing",
+    "gesture": ("stands in place and gestures", "gestures while standing in place",
                 "stands and moves the arms about"),
 }
 # (quality, high phrases, low phrases). Manner phrases continue the first sentence; posture and
@@ -888,34 +892,44 @@ _QUALITY = {
                     "the action is interrupted by hesitant pauses"),
                    ("the action is carried out without pausing", "the movement proceeds without hesitation")),
 }
-# head_pitch is "high" when the head is lowered: map latent direction to phrase direction.
-_HIGH_MEANS_FIRST = {"head_pitch": False}
+# Besides being in the top / bottom quarter of the population, a quality must pass these absolute
+# bounds (low below the first, high above the second) to be named, so that "slow" is slow.
+_ABSOLUTE = {"tempo": (0.9, 1.15), "amplitude": (0.85, 1.15), "head_pitch": (-3.0, 15.0),
+             "trunk_lean": (-3.0, 6.0), "slump": (-0.2, 0.3), "arm_swing": (0.75, 1.25),
+             "jerkiness": (0.15, 0.45), "tremor": (-1.0, 0.9), "hesitation": (0.1, 0.3)}
+# Actions where both arms move freely, so that arm swing is visible (elsewhere the arms have a task).
+_FREE_ARMS = ("walk", "gesture", "sit_down")
+
+
+def _phrases(name: str, high: bool) -> tuple[str, ...]:
+    """The phrases for a quality whose latent is high (or low); head_pitch is high when lowered."""
+    bank = next(b for b in (_MANNER, _POSTURE, _QUALITY) if name in b)
+    first_is_high = name != "head_pitch"
+    return bank[name][0] if high == first_is_high else bank[name][1]
 
 
 def describe(corpus: str, action: str, latents: np.ndarray, rng: np.random.Generator) -> str:
     """A one-to-three-sentence description of a clip from its latents ``(K,)``: qualities in the top
     or bottom quarter of the corpus population are named (the most extreme first, up to four), with
     wording chosen by ``rng``. The emotion is never named."""
-    u = latent_quantiles(corpus, np.asarray(latents, dtype=float))
+    latents = np.asarray(latents, dtype=float)
+    u = latent_quantiles(corpus, latents)
     notable = []
     for k, name in enumerate(LATENT_NAMES):
-        if u[k] > 0.75 or u[k] < 0.25:
-            notable.append((abs(u[k] - 0.5) + rng.uniform(0, 0.05), name, u[k] > 0.75))
-    notable.sort(reverse=True)
+        low_max, high_min = _ABSOLUTE[name]
+        high = u[k] > 0.75 and latents[k] > high_min
+        low = u[k] < 0.25 and latents[k] < low_max
+        if (high or low) and (name != "arm_swing" or action in _FREE_ARMS):
+            options = _phrases(name, high)
+            if options:
+                notable.append((abs(u[k] - 0.5) + rng.uniform(0, 0.05), name, options))
+    notable.sort(key=lambda item: item[0], reverse=True)
     notable = notable[: int(rng.integers(2, 5))]
 
-    def phrase(bank: dict, name: str, high: bool) -> str | None:
-        first_is_high = _HIGH_MEANS_FIRST.get(name, True)
-        options = bank[name][0] if high == first_is_high else bank[name][1]
-        return str(options[int(rng.integers(len(options)))]) if options else None
-
     manner, posture, quality = [], [], []
-    for _, name, high in notable:
-        for bank, out in ((_MANNER, manner), (_POSTURE, posture), (_QUALITY, quality)):
-            if name in bank:
-                text = phrase(bank, name, high)
-                if text:
-                    out.append((name, text))
+    for _, name, options in notable:
+        text = str(options[int(rng.integers(len(options)))])
+        (manner if name in _MANNER else posture if name in _POSTURE else quality).append((name, text))
     subject = _SUBJECTS[int(rng.integers(len(_SUBJECTS)))]
     verb = _ACTION_PHRASES[action][int(rng.integers(len(_ACTION_PHRASES[action])))]
     manner.sort(key=lambda item: item[0] != "tempo")  # the adverb of tempo comes first

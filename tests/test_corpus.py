@@ -151,3 +151,9 @@ def test_labels_csv_errors_name_the_file_and_line(tmp_path):
     empty.write_text("file,label\na.bvh,\n")
     with pytest.raises(ValueError, match="empty.csv: line 2"):
         read_labels_csv(empty)
+
+
+def test_too_few_clips_for_a_test_part_is_an_error():
+    clips = [(clip(20, "kdae24", i), "kdae24") for i in range(2)]
+    with pytest.raises(ValueError, match="2 clips give an empty test part with --test-fraction 0.2"):
+        build_corpus(rows_function(clips), ["anger", "joy"])

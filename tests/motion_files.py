@@ -1,0 +1,92 @@
+"""Motion files written by tests into ``tmp_path``: BVH and MVNX documents with known content."""
+
+import zlib
+
+import numpy as np
+
+from eai_llm.layouts import get_layout
+from eai_llm.motion import MVNX_END_POINTS
+
+ROT6 = ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation")
+
+
+def write_bvh(path, joints, frames, frame_time=1 / 30):
+    """Write a BVH file.
+
+    ``joints``: ``(name, parent name or None, offset, channels)`` in depth-first order; ``channels``
+    ``None`` makes the entry an End Site of its parent. ``frames``: ``(T, C)`` motion values.
+    """
+    children = {}
+    for joint in joints:
+        children.setdefault(joint[1], []).append(joint)
+
+    def block(joint, depth):
+        name, parent, offset, channels = joint
+        pad = "\t" * depth
+        head = "End Site" if channels is None else f"{'ROOT' if parent is None else 'JOINT'} {name}"
+        lines = [pad + head, pad + "{", f"{pad}\tOFFSET {offset[0]} {offset[1]} {offset[2]}"]
+        if channels is not None:
+            lines.append(f"{pad}\tCHANNELS {len(channels)} {' '.join(channels)}")
+            for child in children.get(name, []):
+                lines += block(child, depth + 1)
+        return lines + [pad + "}"]
+
+    rows = [" ".join(f"{v:.6f}" for v in row) for row in np.atleast_2d(frames)]
+    text = "\n".join(["HIERARCHY", *block(children[None][0], 0), "MOTION", f"Frames: {len(rows)}",
+                      f"Frame Time: {frame_time:.7f}", *rows]) + "\n"
+    path.write_text(text)
+    return path
+
+
+def layout_bvh(path, layout, extra=(), seed=0):
+    """A BVH whose hierarchy is ``layout`` (joints named ``*End`` written as End Sites) plus ``extra``
+    ``(name, parent)`` joints; root 6 channels, others 3; random offsets and rotations seeded by joint
+    name and ``seed``, so a joint moves the same with or without the extra joints."""
+    rows = [(n, layout.joint_names[p] if p >= 0 else None) for n, p in zip(layout.joint_names, layout.parents)]
+    rows += list(extra)
+    order = []
+
+    def visit(name):
+        order.append(next(r for r in rows if r[0] == name))
+        for row in rows:
+            if row[1] == name:
+                visit(row[0])
+
+    visit(rows[0][0])
+    joints, columns = [], []
+    for name, parent in order:
+        if name.endswith("End"):
+            joints.append((name, parent, (0, 8, 0), None))
+            continue
+        rng = np.random.default_rng(zlib.crc32(name.encode()) + seed)
+        channels = ROT6 if parent is None else ("Zrotation", "Xrotation", "Yrotation")
+        joints.append((name, parent, (0, 90, 0) if parent is None else tuple(rng.uniform(-15, 15, 3).round(3)), channels))
+        columns.append(rng.uniform(-20, 20, (3, len(channels))))
+    return write_bvh(path, joints, np.concatenate(columns, axis=1))
+
+
+def mvnx_text(positions, quaternions, points=True, labels=None, rate=60):
+    """An MVNX document for ``positions (T, 23, 3)`` and ``quaternions (T, 23, 4)`` (w x y z)."""
+    labels = labels or get_layout("xsens_mvn23").joint_names
+    segments = []
+    for i, label in enumerate(labels):
+        point = MVNX_END_POINTS.get(label) if points else None
+        body = (f"<points><point label='{point}'><pos_b>0.1 0 0</pos_b></point>"
+                f"<point label='pOther'><pos_b>9 9 9</pos_b></point></points>") if point else ""
+        segments.append(f"<segment label='{label}' id='{i + 1}'>{body}</segment>")
+    frames = ["<frame time='0' index='-1' type='identity'><position>1 2 3</position></frame>"]
+    for t, (pos, quat) in enumerate(zip(positions, quaternions)):
+        frames.append(f"<frame time='{t}' index='{t}' type='normal'>"
+                      f"<orientation>{' '.join(map(str, quat.ravel()))}</orientation>"
+                      f"<position>{' '.join(map(str, pos.ravel()))}</position></frame>")
+    return (f"<?xml version='1.0' encoding='UTF-8'?><mvnx version='4' xmlns='http://www.xsens.com/mvn/mvnx'>"
+            f"<subject label='s' frameRate='{rate}' segmentCount='{len(labels)}'><segments>{''.join(segments)}"
+            f"</segments><frames segmentCount='{len(labels)}'>{''.join(frames)}</frames></subject></mvnx>")
+
+
+def mvnx_motion(frames=3):
+    positions = np.random.default_rng(4).uniform(-1, 1, (frames, 23, 3)).round(4)
+    quaternions = np.tile([1.0, 0, 0, 0], (frames, 23, 1))
+    half = np.sqrt(0.5)
+    quaternions[1] = [half, 0, 0, half]  # frame 1: every segment turned 90° about Z
+    return positions, quaternions

@@ -1,0 +1,176 @@
+"""The converters in dataset_scripts/, run in-process through their main(argv) on files written here."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from motion_files import layout_bvh, mvnx_motion, mvnx_text
+
+from eai_llm.corpus import clip_positions, load_corpus
+from eai_llm.layouts import get_layout, layout_from_hierarchy
+from eai_llm.motion import MotionFileError, read_bvh
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "dataset_scripts"
+
+
+def script(name):
+    spec = importlib.util.spec_from_file_location(f"dataset_scripts_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SMALL_BODY = layout_from_hierarchy("test_small_body", ["Hips", "Spine", "Head", "LeftUpLeg", "RightUpLeg"],
+                                   [-1, 0, 1, 0, 0])
+
+
+def bvh_folder_files(folder, styles=("happy", "sad"), takes=3):
+    folder.mkdir(parents=True, exist_ok=True)
+    for s, style in enumerate(styles):
+        for take in range(takes):
+            layout_bvh(folder / f"walk_{style}_{take:03d}.bvh", SMALL_BODY, seed=10 * s + take)
+    return folder
+
+
+def all_rows(corpus):
+    return [row for split in ("train", "test") for row in corpus[split].with_format("numpy")]
+
+
+def test_bvh_folder_with_a_label_regex(tmp_path, capsys):
+    inputs = bvh_folder_files(tmp_path / "in")
+    out = tmp_path / "out"
+    script("bvh_folder").main(["--input-dir", str(inputs), "--label-regex", r"(?P<action>[a-z]+)_(?P<label>[a-z]+)_\d+\.bvh",
+                               "--label-map", "happy=joy", "--corpus", "mine", "--layout-name", "small5",
+                               "--output-dir", str(out)])
+    corpus = load_corpus(out)
+    assert corpus["train"].features["label"].names == ["joy", "sad"]
+    rows = all_rows(corpus)
+    assert len(rows) == 6 and {str(r["corpus"]) for r in rows} == {"mine"} and {str(r["action"]) for r in rows} == {"walk"}
+    assert {str(r["layout"]) for r in rows} == {"small5"} and get_layout("small5").joint_names == SMALL_BODY.joint_names
+    expected = read_bvh(inputs / "walk_sad_001.bvh").positions
+    assert any(np.array_equal(clip_positions(r), expected) for r in rows)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_bvh_folder_converts_identically_twice(tmp_path):
+    inputs = bvh_folder_files(tmp_path / "in")
+    args = ["--input-dir", str(inputs), "--label-regex", r"walk_(?P<label>[a-z]+)_\d+\.bvh"]
+    script("bvh_folder").main(args + ["--output-dir", str(tmp_path / "a")])
+    script("bvh_folder").main(args + ["--output-dir", str(tmp_path / "b")])
+    for part in ("train/data-00000-of-00001.arrow", "test/data-00000-of-00001.arrow", "layouts.json"):
+        assert (tmp_path / "a" / part).read_bytes() == (tmp_path / "b" / part).read_bytes()
+
+
+def test_bvh_folder_with_a_labels_csv_and_a_fixed_label_set(tmp_path):
+    inputs = bvh_folder_files(tmp_path / "in", styles=("x",), takes=4)
+    csv = tmp_path / "labels.csv"
+    csv.write_text("file,label,actor,description\n" + "".join(
+        f"walk_x_{i:03d}.bvh,{'Anger' if i % 2 else 'fear'},A{i % 2},arms swing {i}\n" for i in range(4)))
+    out = tmp_path / "out"
+    script("bvh_folder").main(["--input-dir", str(inputs), "--labels-csv", str(csv), "--labels", "anger,fear,joy",
+                               "--split", "actor", "--output-dir", str(out)])
+    corpus = load_corpus(out)
+    assert corpus["train"].features["label"].names == ["anger", "fear", "joy"]
+    assert not set(corpus["train"]["actor"]) & set(corpus["test"]["actor"])
+    assert sorted(str(r["description"]) for r in all_rows(corpus)) == [f"arms swing {i}" for i in range(4)]
+
+    csv.write_text("file,label\n" + "".join(f"walk_x_{i:03d}.bvh,pride\n" for i in range(4)))
+    with pytest.raises(ValueError, match=r"field 'label' is 'pride', expected one of \['anger', 'fear', 'joy'\]"):
+        script("bvh_folder").main(["--input-dir", str(inputs), "--labels-csv", str(csv), "--labels", "anger,fear,joy",
+                                   "--output-dir", str(tmp_path / "bad")])
+    csv.write_text("file,label\nwalk_x_000.bvh,anger\n")
+    with pytest.raises(ValueError, match=r"walk_x_001.bvh: no row for this file"):
+        script("bvh_folder").main(["--input-dir", str(inputs), "--labels-csv", str(csv),
+                                   "--output-dir", str(tmp_path / "bad")])
+    assert not (tmp_path / "bad").exists()
+
+
+def test_bvh_folder_stops_on_a_truncated_file_unless_told_to_skip_it(tmp_path, capsys):
+    inputs = bvh_folder_files(tmp_path / "in")
+    broken = inputs / "walk_sad_001.bvh"
+    broken.write_text(broken.read_text().rsplit("\n", 2)[0] + "\n")  # drop the last motion row
+    args = ["--input-dir", str(inputs), "--label-regex", r"walk_(?P<label>[a-z]+)_\d+\.bvh"]
+    with pytest.raises(MotionFileError, match=r"walk_sad_001.bvh: field 'Frames'"):
+        script("bvh_folder").main(args + ["--output-dir", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+    script("bvh_folder").main(args + ["--skip-bad", "--output-dir", str(tmp_path / "out")])
+    assert len(all_rows(load_corpus(tmp_path / "out"))) == 5
+    assert "skipped 1 bad file(s)" in capsys.readouterr().out
+
+
+def test_bvh_folder_rejects_names_the_regex_does_not_match(tmp_path):
+    inputs = bvh_folder_files(tmp_path / "in")
+    with pytest.raises(ValueError, match=r"walk_happy_000.bvh: file name does not match --label-regex"):
+        script("bvh_folder").main(["--input-dir", str(inputs), "--label-regex", r"run_(?P<label>[a-z]+)_\d+\.bvh",
+                                   "--output-dir", str(tmp_path / "out")])
+    with pytest.raises(ValueError, match="no named group 'label'"):
+        script("bvh_folder").main(["--input-dir", str(inputs), "--label-regex", r"walk_([a-z]+)_\d+\.bvh",
+                                   "--output-dir", str(tmp_path / "out")])
+
+
+def test_kdae_reads_physionet_names_and_keeps_the_24_body_joints(tmp_path):
+    kdae = get_layout("kdae24")
+    fingers = [("RightHandThumb1", "RightHand"), ("RightHandThumb1End", "RightHandThumb1"),
+               ("LeftHandIndex1", "LeftHand"), ("LeftHandIndex1End", "LeftHandIndex1")]
+    names = {"F01": ["F01A0V1", "F01SA1V1", "F01SU2V2", "F01H0V1"], "M02": ["M02D1V1", "M02N0V1", "M02F3V1", "M02A1V2"]}
+    for actor, files in names.items():
+        (tmp_path / "BVH" / actor).mkdir(parents=True)
+        for i, name in enumerate(files):
+            layout_bvh(tmp_path / "BVH" / actor / f"{name}.bvh", kdae, fingers, seed=i)
+    out = tmp_path / "out"
+    script("kdae").main(["--input-dir", str(tmp_path / "BVH"), "--output-dir", str(out)])
+    rows = {(str(r["actor"]), str(r["action"])): r for r in all_rows(load_corpus(out))}
+    names_of = load_corpus(out)["train"].features["label"].names
+    assert names_of == ["anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"]
+    assert names_of[rows[("F01", "scenario1")]["label"]] == "sadness"
+    assert names_of[rows[("F01", "scenario2")]["label"]] == "surprise"
+    assert names_of[rows[("M02", "scenario3")]["label"]] == "fear"
+    assert all(str(r["layout"]) == "kdae24" and clip_positions(r).shape[1:] == (24, 3) for r in rows.values())
+
+    layout_bvh(tmp_path / "BVH" / "M02" / "M02X1V1.bvh", kdae)
+    with pytest.raises(ValueError, match=r"M02X1V1.bvh: file name does not follow KDAE's"):
+        script("kdae").main(["--input-dir", str(tmp_path / "BVH"), "--output-dir", str(tmp_path / "bad")])
+
+
+def kinect_file(path, seed):
+    rng = np.random.default_rng(seed)
+    frames = rng.uniform(-1, 1, (1, 25, 3)) + 0.01 * np.arange(40)[:, None, None]
+    path.write_text("\n".join(" ".join(f"{v:.5f}" for v in frame.ravel()) for frame in frames))
+
+
+def test_egbm_reads_kinect_text_with_a_labels_csv(tmp_path):
+    inputs = tmp_path / "egbm"
+    inputs.mkdir()
+    labels = ["happiness", "sadness", "anger", "surprise"]
+    for i, label in enumerate(labels):
+        kinect_file(inputs / f"clip{i}.txt", seed=i)
+    (inputs / "labels.csv").write_text("file,label,actor\n" + "".join(
+        f"clip{i}.txt,{label},actor{i % 2}\n" for i, label in enumerate(labels)))
+    out = tmp_path / "out"
+    script("egbm").main(["--input-dir", str(inputs), "--labels-csv", str(inputs / "labels.csv"), "--output-dir", str(out)])
+    rows = all_rows(load_corpus(out))
+    assert len(rows) == 4 and all(str(r["layout"]) == "kinect_v2" and float(r["fps"]) == 30.0 for r in rows)
+
+    (inputs / "labels.csv").write_text("file,label\n" + "".join(f"clip{i}.txt,shame\n" for i in range(4)))
+    with pytest.raises(ValueError, match=r"field 'label' is 'shame', expected one of \['anger', 'disgust'"):
+        script("egbm").main(["--input-dir", str(inputs), "--labels-csv", str(inputs / "labels.csv"),
+                             "--output-dir", str(tmp_path / "bad")])
+
+
+def test_emilya_reads_mvnx_with_a_labels_csv(tmp_path):
+    inputs = tmp_path / "emilya"
+    inputs.mkdir()
+    positions, quaternions = mvnx_motion(frames=4)
+    labels = ["joy", "shame", "panic", "anxiety"]
+    for i in range(4):
+        (inputs / f"take{i}.mvnx").write_text(mvnx_text(positions + i, quaternions, rate=120))
+    csv = tmp_path / "labels.csv"
+    csv.write_text("file,label,actor,action\n" + "".join(
+        f"take{i}.mvnx,{label},A{i},Walk\n" for i, label in enumerate(labels)))
+    out = tmp_path / "out"
+    script("emilya").main(["--input-dir", str(inputs), "--labels-csv", str(csv), "--output-dir", str(out)])
+    rows = all_rows(load_corpus(out))
+    assert {str(r["layout"]) for r in rows} == {"xsens_mvn28"} and {float(r["fps"]) for r in rows} == {120.0}
+    assert load_corpus(out)["train"].features["label"].names == sorted(
+        ["anger", "anxiety", "fear", "joy", "neutral", "panic", "sadness", "shame"])
