@@ -54,7 +54,7 @@ from .layouts import JointLayout, get_layout
 
 __all__ = [
     "ACTIONS", "EMOTION_QUALITIES", "LATENT_NAMES", "SYNTHETIC_CORPORA", "SyntheticClip", "SyntheticCorpus",
-    "default_num_clips", "generate_clips", "latent_quantiles", "oracle_accuracy",
+    "default_num_clips", "describe", "generate_clips", "latent_quantiles", "oracle_accuracy",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def default_num_clips(corpus: str, scale: float = 1.0) -> int:
     """Clips of ``corpus`` at ``scale``: 700 / 120 / 56 at ``scale=1`` (the paper's 8206 : 1402 : 560
     scaled down, EGBM raised to 8 clips per emotion), never fewer than one per emotion."""
     spec = _corpus(corpus)
-    return max(len(spec.labels), int(round(spec.default_clips * scale)))
+    return max(len(spec.labels), round(spec.default_clips * scale))
 
 
 def _corpus(name: str) -> SyntheticCorpus:
@@ -255,7 +255,7 @@ def _specs(corpus: str, num_clips: int, seed: int, labels: Sequence[str] | None 
     actors = _actors(corpus, num_clips, seed)
     label_of = rng.permutation(np.resize(np.arange(len(labels)), num_clips))  # balanced
     actor_of = rng.permutation(np.resize(np.arange(len(actors)), num_clips))
-    n_described = int(round(spec.description_fraction * num_clips))
+    n_described = round(spec.description_fraction * num_clips)
     described = np.zeros(num_clips, dtype=bool)
     described[rng.permutation(num_clips)[:n_described]] = True
     specs = []
@@ -356,7 +356,7 @@ def _stem(canonical: str) -> tuple[str, int]:
     return canonical, 0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rig(layout_name: str) -> _Rig:
     layout = get_layout(layout_name)
     depth = []
@@ -426,7 +426,7 @@ def _rest_offsets(rig: _Rig, actor: _Actor) -> np.ndarray:
             offsets[j] *= arm
         else:
             offsets[j] *= trunk
-    rest = _fk(offsets[None], rig, np.broadcast_to(np.eye(3), (1, n, 3, 3)))[0]
+    rest = _fk(offsets, rig, np.broadcast_to(np.eye(3), (1, n, 3, 3)))[0]
     top = int(np.argmax(rest[:, 1]))
     sole = min(rest[j, 1] - _REST[rig.roles[j][0]][1] for j in rig.feet)
     # The top joint may sit below the crown (Kinect's Head): extend by its nominal share of height.
@@ -435,9 +435,8 @@ def _rest_offsets(rig: _Rig, actor: _Actor) -> np.ndarray:
 
 
 def _fk(offsets: np.ndarray, rig: _Rig, local: np.ndarray) -> np.ndarray:
-    """Forward kinematics: local rotations ``(T, J, 3, 3)`` and offsets ``(J, 3)`` or ``(1, J, 3)`` →
-    positions ``(T, J, 3)`` with the root at the origin."""
-    offsets = offsets.reshape(-1, offsets.shape[-2], 3)[0]
+    """Forward kinematics: bone offsets ``(J, 3)`` and local rotations ``(T, J, 3, 3)`` → positions
+    ``(T, J, 3)`` with the root at the origin. A bone keeps the length of its offset in every frame."""
     T, n = local.shape[:2]
     glob = np.empty((T, n, 3, 3))
     pos = np.empty((T, n, 3))
@@ -526,8 +525,8 @@ _PAUSE_MIN = 0.12  # below this hesitation, no pauses at all
 
 
 def _progress(t: np.ndarray, fps: float, q: np.ndarray, start: float, rng: np.random.Generator):
-    """Time-warped action progress ``s(t)`` (nominal seconds): the tempo sets its rate, jerkiness
-    adds sudden bursts, hesitation inserts pauses. Returns ``(s, moving)``, ``moving`` in [0, 1]."""
+    """Time-warped action progress ``s(t)`` ``(T,)`` in nominal seconds: the tempo sets its rate,
+    jerkiness adds sudden bursts, hesitation inserts pauses."""
     tempo, jerk, hesitation = q[0], q[6], q[8]
     duration = t[-1] + 1.0 / fps
     rate = np.ones_like(t)
@@ -539,16 +538,19 @@ def _progress(t: np.ndarray, fps: float, q: np.ndarray, start: float, rng: np.ra
     if jerk < 0.3:  # smooth movers ease in and out
         rate = _smooth(rate, int(0.2 * fps))
     rate /= rate.mean()
-    # Hesitations: pauses where progress nearly stops.
+    # Hesitations: pauses where progress nearly stops, while the action is under way; at least one
+    # from a hesitation of 0.3 on, none below _PAUSE_MIN.
     moving = np.ones_like(t)
-    n_pauses = rng.poisson(2.2 * hesitation * duration / 3.0) if hesitation >= _PAUSE_MIN else 0
+    n_pauses = 0
+    if hesitation >= _PAUSE_MIN:
+        n_pauses = max(int(hesitation >= 0.3), int(0.8 * hesitation * duration + rng.uniform()))
     for _ in range(n_pauses):
-        centre, length = rng.uniform(0.15, 0.85) * duration, rng.uniform(0.2, 0.35) + 0.4 * hesitation
+        centre, length = rng.uniform(0.12, 0.7) * duration, rng.uniform(0.3, 0.45) + 0.5 * hesitation
         x = np.clip(1.0 - np.abs(t - centre) / (length / 2), 0.0, 1.0)
         moving = np.minimum(moving, 1.0 - 0.95 * np.minimum(1.0, 2.5 * x))
     rate = tempo * rate * moving * (t >= start)
     s = np.cumsum(rate) / fps
-    return s - s[0], moving
+    return s - s[0]
 
 
 def _tremor(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -610,7 +612,6 @@ def _gesture(c: _Controls, s, q, rng):
     c["spine_twist"] += 0.12 * amp * envelope * np.sin(0.5 * w + rng.uniform(0, 2 * np.pi))
     c["spine_side"] += 0.05 * amp * envelope * np.sin(0.5 * w)
     c["head_yaw"] += 0.15 * envelope * np.sin(0.5 * w + rng.uniform(0, 2 * np.pi))
-    return None
 
 
 def _sit_down(c: _Controls, s, q, rng):
@@ -627,7 +628,6 @@ def _sit_down(c: _Controls, s, q, rng):
         c[f"ankle_{side}"] += knee - hip
         c[f"sh_flex_{side}"] += _keys(s, times, [0, 0, 0.15 + 0.35 * swing, 0.4, 0.3, 0.3])
         c[f"elbow_{side}"] += _keys(s, times, [0.1, 0.1, 0.4, 0.8, 0.9, 0.9])
-    return None
 
 
 def _knock(c: _Controls, s, q, rng):
@@ -644,7 +644,6 @@ def _knock(c: _Controls, s, q, rng):
     c["spine_flex"] += _keys(s, times, [0, 0, 0.06, 0.06, 0])
     c["sh_flex_l"] += 0.08 * swing * np.sin(2 * np.pi * 0.7 * s)
     c["elbow_l"] += 0.15 + 0.1 * swing * (0.5 + 0.5 * np.sin(2 * np.pi * 0.7 * s))
-    return None
 
 
 def _lift(c: _Controls, s, q, rng):
@@ -663,7 +662,6 @@ def _lift(c: _Controls, s, q, rng):
         c[f"sh_flex_{side}"] += _keys(s, times, [0, 0, 0.6, 0.6, 0.45, 0.45])
         c[f"elbow_{side}"] += _keys(s, times, [0.1, 0.1, 0.2, 0.25, 1.35, 1.35])
         c[f"sh_twist_{side}"] += _keys(s, times, [0, 0, 0.2, 0.3, 0.4, 0.4])
-    return None
 
 
 def _throw(c: _Controls, s, q, rng):
@@ -682,7 +680,6 @@ def _throw(c: _Controls, s, q, rng):
     c["knee_l"] += _keys(s, times, [0, 0, 0.30, 0.25, 0.15, 0])
     c["ankle_l"] += _keys(s, times, [0, 0, -0.05, -0.1, -0.05, 0])
     c["hip_flex_r"] += _keys(s, times, [0, 0, -0.15, -0.2, -0.05, 0])
-    return None
 
 
 _TEMPLATES = {
@@ -704,10 +701,10 @@ def _render(layout: JointLayout, corpus: SyntheticCorpus, spec: _Spec, rng: np.r
     rig = _rig(layout.name)
     q = spec.latents
     fps = corpus.fps
-    frames = int(round(_duration(spec.action, q, rng) * fps))
+    frames = round(_duration(spec.action, q, rng) * fps)
     t = np.arange(frames) / fps
     start = rng.uniform(0.1, 0.4) if spec.action in _SCRIPT_LENGTH else 0.0
-    s, moving = _progress(t, fps, q, start, rng)
+    s = _progress(t, fps, q, start, rng)
     c = _Controls(frames)
     walked = _TEMPLATES[spec.action](c, s, q, rng)
 
@@ -831,7 +828,7 @@ def _local_rotations(rig: _Rig, c: _Controls, yaw: float, offsets: np.ndarray,
 # Descriptions
 # ---------------------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _population(corpus: str) -> np.ndarray:
     """Sorted latents ``(N, K)`` of a large seeded sample of the corpus (all emotions, all actors)."""
     spec = _corpus(corpus)
