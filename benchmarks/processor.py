@@ -37,7 +37,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     train = load_corpus(args.corpus)["train"].with_format("numpy")
-    layout_names = sorted(set(train["layout"]))
+    layout_names = sorted({str(name) for name in train["layout"]})
     processor = SkeletonProcessor(layouts=layout_names, num_frames=args.num_frames)
 
     def read_rows(indices):
@@ -46,7 +46,7 @@ def main(argv=None):
 
     indices = list(range(len(train)))
     clips = read_rows(indices)
-    layouts = list(train["layout"])
+    layouts = [str(name) for name in train["layout"]]
     frames = np.array([len(c) for c in clips])
     print(f"corpus {args.corpus}: {len(clips)} training clips, layouts {layout_names}, "
           f"frames per clip {frames.min()}-{frames.max()} (median {int(np.median(frames))})")
