@@ -1,0 +1,34 @@
+"""Emotion label vocabulary: synonyms merged across corpora, adjective forms, and label prompts.
+
+Corpora name the same emotion differently (Emilya's *joy*, KDAE's *happiness*). Joint training
+and the LLM use one merged vocabulary: :func:`merged_label` maps every known spelling to its
+canonical label; unknown labels (e.g. the Bandai-Namco styles) stay as they are.
+"""
+
+from __future__ import annotations
+
+# spelling -> canonical label
+SYNONYMS = {
+    "joy": "happiness", "happy": "happiness", "joyful": "happiness",
+    "angry": "anger", "anxious": "anxiety", "disgusted": "disgust", "afraid": "fear", "fearful": "fear",
+    "scared": "fear", "panicked": "panic", "sad": "sadness", "ashamed": "shame", "surprised": "surprise",
+}
+
+# canonical label -> the adjective used in "This is a/an [adjective] person."
+ADJECTIVES = {
+    "anger": "angry", "anxiety": "anxious", "disgust": "disgusted", "fear": "fearful", "happiness": "happy",
+    "neutral": "neutral", "panic": "panicked", "sadness": "sad", "shame": "ashamed", "surprise": "surprised",
+}
+
+
+def merged_label(label: str) -> str:
+    """The canonical label of ``label`` (lower-cased), e.g. ``"Joy"`` → ``"happiness"``."""
+    value = label.strip().lower()
+    return SYNONYMS.get(value, value)
+
+
+def label_prompt(label: str) -> str:
+    """The paper's label sentence, with the right article: ``"anger"`` → ``"This is an angry person."``."""
+    word = ADJECTIVES.get(merged_label(label), merged_label(label))
+    article = "an" if word[0] in "aeiou" else "a"
+    return f"This is {article} {word} person."

@@ -1,0 +1,163 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from eai_llm.alignment import (LabelVocabulary, SkeletonCollator, SkeletonTextAlignment, contrastive_kl_loss,
+                               masked_mean, warmup_step_decay)
+from eai_llm.configuration_eai import EAISkeletonConfig
+from eai_llm.corpus import build_corpus, save_corpus
+from eai_llm.labels import label_prompt, merged_label
+from eai_llm.layouts import get_layout
+from eai_llm.modeling_eai import EAISkeletonEncoder
+from eai_llm.processing_eai import SkeletonProcessor
+from eai_llm.synthetic import generate_clips
+from eai_llm.text_encoders import load_text_encoder
+from eai_llm.training import AlignSettings, TrainConfig, load_config, train_alignment
+
+
+def test_contrastive_loss_with_one_positive_each_matches_a_hand_computed_value():
+    features = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    loss = contrastive_kl_loss(features, features, torch.tensor([0, 1]), torch.tensor(1.0))
+    # logits [[1, 0], [0, 1]], targets the identity: KL = -log(e / (e + 1)) in both directions
+    assert loss.item() == pytest.approx(math.log(1 + math.exp(-1)), rel=1e-6)
+
+
+def test_contrastive_loss_with_a_shared_label_uses_a_multi_positive_target():
+    skeleton = torch.tensor([[1.0, 0.0], [0.0, 2.0]])  # cosine similarity ignores the length
+    text = torch.tensor([[1.0, 0.0], [1.0, 0.0]])  # both samples have label 0, so the same text
+    loss = contrastive_kl_loss(skeleton, text, torch.tensor([0, 0]), torch.tensor(1.0))
+    # s2t logits [[1, 1], [0, 0]]: softmax rows are [.5, .5] = target, KL 0.
+    # t2s logits [[1, 0], [1, 0]]: rows p = [e, 1] / (e + 1) against target [.5, .5].
+    p = math.e / (math.e + 1)
+    t2s = 0.5 * math.log(0.5 / p) + 0.5 * math.log(0.5 / (1 - p))
+    assert loss.item() == pytest.approx(t2s / 2, rel=1e-6)
+
+
+def test_masked_mean_ignores_padding():
+    tokens = torch.tensor([[[1.0, 1.0], [3.0, 5.0], [100.0, 100.0]]])
+    assert masked_mean(tokens, torch.tensor([[1, 1, 0]])).tolist() == [[2.0, 3.0]]
+
+
+def test_label_vocabulary_merges_synonyms_and_masks_each_corpus_to_its_labels():
+    vocabulary = LabelVocabulary(["joy", "happiness", "anger", "shame", "disgust"],
+                                 {"emilya": ["joy", "anger", "shame"], "kdae": ["happiness", "anger", "disgust"]})
+    assert vocabulary.labels == ["anger", "disgust", "happiness", "shame"]
+    assert vocabulary.id_of("Joy") == vocabulary.id_of("happiness") == 2
+    assert vocabulary.corpus_label_mask.tolist() == [[True, False, True, True], [True, True, True, False]]
+    with pytest.raises(ValueError, match="label 'pride' is not in the model's label vocabulary"):
+        vocabulary.id_of("pride")
+    with pytest.raises(ValueError, match="corpus 'egbm' was not seen in training"):
+        vocabulary.corpus_id_of("egbm")
+
+
+def test_label_prompts_use_the_right_article():
+    assert label_prompt("anger") == "This is an angry person."
+    assert label_prompt("Joy") == "This is a happy person."
+    assert label_prompt("shame") == "This is an ashamed person."
+    assert label_prompt("elderly") == "This is an elderly person."
+    assert label_prompt("youthful") == "This is a youthful person."
+    assert merged_label("Sad") == "sadness"
+
+
+def test_warmup_then_step_decay():
+    multiplier = warmup_step_decay(warmup_steps=4, decay_steps=[10, 20])
+    assert [multiplier(s) for s in (0, 3, 4, 9, 10, 19, 20)] == pytest.approx([0.25, 1, 1, 1, 0.1, 0.1, 0.01])
+
+
+def three_corpus_rows(n=6, seed=0):
+    rows = []
+    for corpus in ("emilya", "kdae", "egbm"):
+        rows += [clip.to_row() for clip in generate_clips(corpus, n, seed=seed)]
+    return rows
+
+
+def alignment_module(loss, vocabulary, token_dim=8):
+    torch.manual_seed(0)
+    encoder = EAISkeletonEncoder(EAISkeletonConfig(
+        layouts=["xsens_mvn28", "kdae24", "kinect_v2"], num_frames=16, block_channels=[8, 8], block_strides=[2, 2],
+        token_dim=token_dim, id2label=dict(enumerate(vocabulary.labels))))
+    text = torch.nn.functional.normalize(torch.randn(len(vocabulary.labels), token_dim), dim=-1)
+    return SkeletonTextAlignment(encoder, text, vocabulary.corpus_label_mask, loss=loss)
+
+
+def test_a_joint_training_batch_over_three_layouts_trains_every_loss():
+    rows = three_corpus_rows()
+    names = sorted({r["label"] for r in rows})
+    vocabulary = LabelVocabulary(names, {c: [r["label"] for r in rows if r["corpus"] == c] for c in ("emilya", "kdae", "egbm")})
+    collator = SkeletonCollator(SkeletonProcessor(num_frames=16), vocabulary, names)
+    batch = collator([dict(r, label=names.index(r["label"])) for r in rows])
+    assert set(batch["layout_ids"].tolist()) == {0, 1, 2}
+    losses = {}
+    for loss in ("ce", "se", "st"):
+        module = alignment_module(loss, vocabulary)
+        out = module(**batch)
+        out["loss"].backward()
+        losses[loss] = out["loss"].item()
+        assert torch.isfinite(out["loss"])
+        grad = module.encoder.blocks[0].graph.value.weight.grad
+        assert grad is not None and grad.abs().sum() > 0
+        # a sample's logits outside its corpus's labels are masked away
+        allowed = vocabulary.corpus_label_mask[batch["corpus_ids"]]
+        assert torch.all(out["logits"][~allowed] < -1e30)
+        assert allowed[torch.arange(len(allowed)), out["logits"].argmax(-1)].all()
+        if loss != "ce":
+            assert module.logit_scale.grad is not None
+    ce = torch.nn.functional.cross_entropy(alignment_module("ce", vocabulary)(**batch)["logits"], batch["labels"])
+    assert losses["ce"] == pytest.approx(ce.item(), rel=1e-5)
+    assert losses["se"] > losses["ce"] and losses["st"] > losses["ce"]  # the same CE plus a positive KL term
+
+
+def test_minilm_text_encoder_gives_distinct_unit_vectors_offline():
+    encoder = load_text_encoder("minilm")
+    features = encoder([label_prompt(label) for label in ("anger", "happiness", "sadness")])
+    assert features.shape == (3, 384)
+    torch.testing.assert_close(features.norm(dim=-1), torch.ones(3))
+    similarity = features @ features.T
+    assert similarity[0, 1] < 0.99 and similarity[1, 2] < 0.99
+
+
+def test_text_encoder_errors_say_what_to_do(tmp_path):
+    with pytest.raises(OSError, match="could not be loaded offline"):
+        load_text_encoder("minilm", name=str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="expected 'minilm' or 'open_clip'"):
+        load_text_encoder("bert")
+
+
+def test_unknown_config_keys_are_named(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("corpus: c\noutput_dir: o\nalign:\n  lr: 0.1\n")
+    with pytest.raises(ValueError, match=r"bad.yaml.align: unknown keys \['lr'\]"):
+        load_config(path)
+
+
+def test_stage_one_trains_saves_and_reports_per_corpus(tmp_path):
+    rows = three_corpus_rows(n=10, seed=1)
+    names = sorted({r["label"] for r in rows})
+    corpus = build_corpus(lambda: iter(rows), names, seed=0)
+    save_corpus(corpus, [get_layout(n) for n in ("xsens_mvn28", "kdae24", "kinect_v2")], tmp_path / "corpus")
+    config = TrainConfig(corpus=str(tmp_path / "corpus"), output_dir=str(tmp_path / "out"), num_frames=16,
+                         encoder={"block_channels": [8, 8], "block_strides": [2, 2]},
+                         align=AlignSettings(loss="st", epochs=1, batch_size=8, warmup_epochs=1, decay_epochs=[]))
+    encoder, metrics = train_alignment(config)
+    assert set(metrics["accuracy"]) == {"emilya", "kdae", "egbm", "overall"}
+    assert all(0.0 <= v <= 1.0 for v in metrics["accuracy"].values())
+    saved = tmp_path / "out" / "encoder"
+    loaded = EAISkeletonEncoder.from_pretrained(saved)
+    processor = SkeletonProcessor.from_pretrained(saved)
+    assert loaded.config.token_dim == 384 and set(loaded.config.corpus_labels) == {"emilya", "kdae", "egbm"}
+    assert "happiness" in loaded.config.corpus_labels["emilya"]  # Emilya's joy, merged
+    assert json.loads((saved / "metrics.json").read_text()) == pytest.approx(metrics["accuracy"])
+    batch = processor([np.asarray(rows[0]["positions"]).reshape(-1, rows[0]["num_joints"], 3)], [rows[0]["layout"]],
+                      return_tensors="pt")
+    loaded.eval()
+    encoder.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**batch).logits, encoder(**batch).logits)
+
+    config.align.joint = False
+    _, separate = train_alignment(config)
+    assert {p.name for p in (tmp_path / "out").iterdir()} >= {"encoder-emilya", "encoder-kdae", "encoder-egbm"}
+    assert set(separate["accuracy"]) == {"emilya", "kdae", "egbm", "overall"}
