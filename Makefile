@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed
 	$(PY) dataset_scripts/synthetic.py --output-dir $(DEMO_DIR)/corpus
-	$(PY) benchmarks/processor.py --corpus $(DEMO_DIR)/corpus
+	$(PY) train.py --config configs/demo.yaml --output-dir $(DEMO_DIR)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest

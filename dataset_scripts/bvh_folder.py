@@ -6,8 +6,9 @@ input folder or the bare file name) or from the file names (--label-regex, a Pyt
 against the file name, with a named group 'label' and optionally 'actor' and 'action').
 Synonyms are merged with --label-map; --labels fixes the allowed label set (default: every label
 found). The skeleton layout is read from the BVH hierarchy (a placeholder root at the origin is
-dropped); units are detected from the body height unless --units is given; BVH is Y-up unless
---up-axis z.
+dropped); every file must have the same hierarchy under one --layout-name. Units are --units, or with
+--units auto (the default) detected once, from the body height in the first file read, and used for
+every file (printed). BVH is Y-up unless --up-axis z.
 
 Example, the real Bandai-Namco mocap subset with its styles as labels:
   python dataset_scripts/bvh_folder.py --input-dir ../shared/data/bandai-namco-ds2-subset/data \\
@@ -17,11 +18,18 @@ Example, the real Bandai-Namco mocap subset with its styles as labels:
 
 import argparse
 import re
-import sys
 
-from eai_llm.corpus import (ClipSource, add_converter_args, check_label, convert_files, parse_label_map,
-                            sources_from_labels_csv)
-from eai_llm.motion import read_bvh
+from eai_llm.corpus import (
+    ClipSource,
+    add_converter_args,
+    bvh_reader,
+    check_label,
+    convert_files,
+    input_files,
+    parse_label_map,
+    run_script,
+    sources_from_labels_csv,
+)
 
 
 def sources_from_regex(files, pattern: str, allowed, label_map) -> list[ClipSource]:
@@ -50,12 +58,12 @@ def main(argv=None):
     parser.add_argument("--layout-name", help="name of the layout read from the BVH hierarchy "
                                               "(default: bvh_ + a hash of the hierarchy)")
     parser.add_argument("--up-axis", choices=["y", "z"], default="y")
-    parser.add_argument("--units", choices=["auto", "m", "cm", "mm"], default="auto")
+    parser.add_argument("--units", choices=["auto", "m", "cm", "mm"], default="auto",
+                        help="length unit of the files; auto: detected from the body height in the first file "
+                             "read and used for every file")
     args = parser.parse_args(argv)
 
-    files = sorted(args.input_dir.rglob("*.bvh"))
-    if not files:
-        parser.error(f"--input-dir {args.input_dir}: no .bvh files found")
+    files = input_files(args.input_dir, [".bvh"])
     label_map = parse_label_map(args.label_map)
     allowed = [label.strip().lower() for label in args.labels.split(",") if label.strip()]
     if args.labels_csv:
@@ -63,12 +71,9 @@ def main(argv=None):
     else:
         sources = sources_from_regex(files, args.label_regex, allowed or None, label_map)
     label_names = allowed or sorted({source.label for source in sources})
-
-    def read(path):
-        return read_bvh(path, up_axis=args.up_axis, units=args.units, layout_name=args.layout_name)
-
+    read = bvh_reader(units=args.units, up_axis=args.up_axis, layout_name=args.layout_name)
     convert_files(sources, read, args.corpus or args.input_dir.resolve().name, label_names, args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -13,10 +13,17 @@ names, with --label-map).
 """
 
 import argparse
-import sys
 from pathlib import Path
 
-from eai_llm.corpus import CORPUS_LABELS, add_converter_args, convert_files, parse_label_map, sources_from_labels_csv
+from eai_llm.corpus import (
+    CORPUS_LABELS,
+    add_converter_args,
+    convert_files,
+    input_files,
+    parse_label_map,
+    run_script,
+    sources_from_labels_csv,
+)
 from eai_llm.motion import read_kinect_v2
 
 
@@ -26,10 +33,7 @@ def main(argv=None):
     parser.add_argument("--labels-csv", required=True, type=Path)
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate when the files carry no timestamps")
     args = parser.parse_args(argv)
-    files = sorted(p for p in args.input_dir.rglob("*") if p.suffix.lower() in (".txt", ".csv")
-                   and p.resolve() != args.labels_csv.resolve())
-    if not files:
-        parser.error(f"--input-dir {args.input_dir}: no .txt/.csv skeleton files found")
+    files = input_files(args.input_dir, [".txt", ".csv"], exclude=args.labels_csv)
     sources = sources_from_labels_csv(args.input_dir, files, args.labels_csv, CORPUS_LABELS["egbm"],
                                       parse_label_map(args.label_map))
 
@@ -40,4 +44,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -8,20 +8,29 @@ fear, joy, neutral, panic, sadness, shame), 7 daily actions. It reads every reco
   mvnx       MVN XML (segment positions, Z-up metres); layout 'xsens_mvn28' when the file defines
              the head, hand and toe end points, else 'xsens_mvn23'
   xsens_csv  MVN Analyze "Segment Position" CSV export; layout 'xsens_mvn23'; needs --fps
-  bvh        MVN BVH export; layout read from the BVH hierarchy
+  bvh        MVN BVH export; layout read from the BVH hierarchy; units detected once, from the body
+             height in the first file read, and used for every file
 and takes labels from --labels-csv (header file,label[,actor,action,description]; 'file' is the
 path relative to --input-dir or the bare file name). Labels must be Emilya's 8 (case-insensitive;
 map other spellings with --label-map, e.g. 'happiness=joy').
 """
 
 import argparse
-import sys
 from pathlib import Path
 
-from eai_llm.corpus import CORPUS_LABELS, add_converter_args, convert_files, parse_label_map, sources_from_labels_csv
-from eai_llm.motion import read_motion
+from eai_llm.corpus import (
+    CORPUS_LABELS,
+    add_converter_args,
+    bvh_reader,
+    convert_files,
+    input_files,
+    parse_label_map,
+    run_script,
+    sources_from_labels_csv,
+)
+from eai_llm.motion import read_mvnx, read_xsens_csv
 
-SUFFIXES = {"mvnx": {".mvnx"}, "xsens_csv": {".csv"}, "bvh": {".bvh"}}
+SUFFIXES = {"mvnx": ".mvnx", "xsens_csv": ".csv", "bvh": ".bvh"}
 
 
 def main(argv=None):
@@ -33,19 +42,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.format == "xsens_csv" and args.fps is None:
         parser.error("--format xsens_csv needs --fps (the CSV export has no frame rate)")
-    files = sorted(p for p in args.input_dir.rglob("*") if p.suffix.lower() in SUFFIXES[args.format]
-                   and p.resolve() != args.labels_csv.resolve())
-    if not files:
-        parser.error(f"--input-dir {args.input_dir}: no {'/'.join(SUFFIXES[args.format])} files found")
+    files = input_files(args.input_dir, [SUFFIXES[args.format]], exclude=args.labels_csv)
     sources = sources_from_labels_csv(args.input_dir, files, args.labels_csv, CORPUS_LABELS["emilya"],
                                       parse_label_map(args.label_map))
-    options = {"fps": args.fps} if args.format == "xsens_csv" else {}
-
-    def read(path):
-        return read_motion(path, format=args.format, **options)
-
+    read = {"mvnx": read_mvnx, "xsens_csv": lambda path: read_xsens_csv(path, fps=args.fps),
+            "bvh": bvh_reader()}[args.format]
     convert_files(sources, read, "emilya", CORPUS_LABELS["emilya"], args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

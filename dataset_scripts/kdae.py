@@ -8,17 +8,26 @@ Expected input, as PhysioNet distributes it: BVH/<actor>/<file>.bvh (give the BV
   0    scenario number                 -> column 'action' ("scenario0")
   V1   version (take)
 The recordings (Perception Neuron, 72 nodes) keep their 24 body joints, layout 'kdae24': hand
-joints are dropped, the End Sites of head and feet are kept. Units are detected from the body
-height (the release is in centimetres); BVH is Y-up.
+joints are dropped, the End Sites of head and feet are kept. Units are detected once, from the body
+height in the first file read (the release is in centimetres), and used for every file; BVH is Y-up.
 """
 
 import argparse
 import re
-import sys
 
-from eai_llm.corpus import CORPUS_LABELS, ClipSource, add_converter_args, check_label, convert_files, parse_label_map
+from eai_llm.corpus import (
+    CORPUS_LABELS,
+    ClipSource,
+    add_converter_args,
+    bvh_reader,
+    check_label,
+    convert_files,
+    input_files,
+    parse_label_map,
+    run_script,
+)
 from eai_llm.layouts import get_layout
-from eai_llm.motion import read_bvh, select_joints
+from eai_llm.motion import select_joints
 
 EMOTION_CODES = {"A": "anger", "D": "disgust", "F": "fear", "H": "happiness", "N": "neutral", "SA": "sadness",
                  "SU": "surprise"}
@@ -40,18 +49,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_converter_args(parser)
     args = parser.parse_args(argv)
-    files = sorted(args.input_dir.rglob("*.bvh"))
-    if not files:
-        parser.error(f"--input-dir {args.input_dir}: no .bvh files found")
     label_map = parse_label_map(args.label_map)
-    sources = [kdae_source(path, label_map) for path in files]
+    sources = [kdae_source(path, label_map) for path in input_files(args.input_dir, [".bvh"])]
     layout = get_layout("kdae24")
+    read_full = bvh_reader(end_sites=True)
 
     def read(path):
-        return select_joints(read_bvh(path, end_sites=True), layout)
+        return select_joints(read_full(path), layout)
 
     convert_files(sources, read, "kdae", CORPUS_LABELS["kdae"], args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

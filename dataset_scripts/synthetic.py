@@ -19,17 +19,13 @@ Example (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-try:
-    import eai_llm  # noqa: F401
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from datasets import Dataset
 
-from eai_llm.corpus import add_output_args, build_corpus, save_corpus, split_indices
+from eai_llm.corpus import add_output_args, build_corpus, check_output_dir, run_script, save_corpus
 from eai_llm.layouts import get_layout
 from eai_llm.synthetic import SYNTHETIC_CORPORA, SyntheticClip, default_num_clips, generate_clips, oracle_accuracy
 
@@ -45,21 +41,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.scale <= 0:
         parser.error(f"--scale is {args.scale}, expected > 0")
-    if not 0 < args.test_fraction < 1:
-        parser.error(f"--test-fraction is {args.test_fraction}, expected between 0 and 1")
     args.corpora = list(dict.fromkeys(args.corpora))  # drop repeats, keep order
     return args
 
 
-def recover_split(clips: list[SyntheticClip], label_names: list[str], args: argparse.Namespace):
-    """The train/test indices into ``clips`` that build_corpus used (same metadata, same seed)."""
-    label_ids = [label_names.index(c.label) for c in clips]  # ClassLabel ids: sorted names
-    return split_indices([c.corpus for c in clips], label_ids, [c.actor for c in clips], args.split,
-                         args.test_fraction, args.seed)
+def written_clips(split: Dataset, clips: list[SyntheticClip]) -> list[SyntheticClip]:
+    """The clips that are the rows of a written ``split``, in its order, found by their positions."""
+    by_positions = {clip.positions.tobytes(): clip for clip in clips}
+    found = []
+    for batch in split.select_columns(["positions"]).with_format("numpy").iter(batch_size=256):
+        found += [by_positions[np.asarray(positions, dtype=np.float32).tobytes()] for positions in batch["positions"]]
+    return found
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    check_output_dir(args.output_dir)
     started = time.perf_counter()
     clips: list[SyntheticClip] = []
     for name in args.corpora:
@@ -73,36 +70,27 @@ def main(argv: list[str] | None = None) -> int:
     save_corpus(corpus, layouts, args.output_dir, push_to_hub=args.push_to_hub, private=args.private)
     total_s = time.perf_counter() - started
 
-    train_idx, test_idx = recover_split(clips, label_names, args)
-    for split, idx in (("train", train_idx), ("test", test_idx)):
-        written = corpus[split].select_columns(["corpus", "actor", "action", "description"])[:]
-        expected = {key: [getattr(clips[i], key) for i in idx] for key in written}
-        if written != expected:
-            raise RuntimeError(f"the {split} part written differs from the recovered split; "
-                               "eai_llm.corpus.split_indices changed?")
-
+    parts = {split: written_clips(corpus[split], clips) for split in ("train", "test")}
     print(f"synthetic corpus written to {args.output_dir} (split {args.split}, seed {args.seed}, "
           f"scale {args.scale})")
     print(f"{'corpus':8s} {'layout':12s} {'fps':>5s} {'train':>6s} {'test':>5s} {'actors':>6s} "
           f"{'described':>9s} {'oracle':>7s}")
-    in_test = set(test_idx.tolist())
     for name in args.corpora:
-        rows = [i for i, c in enumerate(clips) if c.corpus == name]
-        train = [clips[i] for i in rows if i not in in_test]
-        test = [clips[i] for i in rows if i in in_test]
+        train, test = ([c for c in parts[split] if c.corpus == name] for split in ("train", "test"))
         try:
             oracle = f"{oracle_accuracy(train, test):7.3f}"
         except ValueError:  # too few clips for a test part
             oracle = f"{'n/a':>7s}"
         spec = SYNTHETIC_CORPORA[name]
+        rendered = [c for c in clips if c.corpus == name]
         print(f"{name:8s} {spec.layout:12s} {spec.fps:5.0f} {len(train):6d} {len(test):5d} "
-              f"{len({clips[i].actor for i in rows}):6d} {sum(bool(clips[i].description) for i in rows):9d} {oracle}")
+              f"{len({c.actor for c in rendered}):6d} {sum(bool(c.description) for c in rendered):9d} {oracle}")
     actions = Counter(c.action for c in clips)
-    print(f"total {len(clips)} clips ({len(train_idx)} train, {len(test_idx)} test); actions {dict(sorted(actions.items()))}")
+    print(f"total {len(clips)} clips ({len(parts['train'])} train, {len(parts['test'])} test); "
+          f"actions {dict(sorted(actions.items()))}")
     print(f"labels (ClassLabel): {label_names}")
     print(f"generation {generation_s:.1f} s, total with writing {total_s:.1f} s")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -21,6 +21,7 @@ import argparse
 import csv
 import json
 import shutil
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -32,8 +33,8 @@ import numpy as np
 from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, Value, load_from_disk
 from datasets.exceptions import DatasetGenerationError
 
-from .layouts import JointLayout, get_layout, register_layout
-from .motion import Motion, MotionFileError
+from .layouts import LAYOUTS, JointLayout, get_layout, register_layout
+from .motion import Motion, MotionFileError, guess_bvh_units, read_bvh
 
 # The label sets of the paper's corpora (§4.1), lower-case.
 CORPUS_LABELS = {
@@ -43,6 +44,7 @@ CORPUS_LABELS = {
 }
 
 LAYOUTS_FILE = "layouts.json"
+DATASET_DICT_FILE = "dataset_dict.json"  # written by DatasetDict.save_to_disk
 
 
 def corpus_features(label_names: Iterable[str]) -> Features:
@@ -112,25 +114,35 @@ def read_labels_csv(path: str | Path) -> dict[str, dict[str, str]]:
         if missing:
             raise ValueError(f"{path}: header is {reader.fieldnames}, expected columns file,label"
                              "[,actor,action,description]")
-        table = {}
+        table, line_of = {}, {}
         for line, row in enumerate(reader, start=2):
             if not (row["file"] or "").strip() or not (row["label"] or "").strip():
                 raise ValueError(f"{path}: line {line}: fields 'file' and 'label' must not be empty")
-            table[row["file"].strip()] = {k: (row.get(k) or "").strip()
-                                          for k in ("label", "actor", "action", "description")}
+            key = row["file"].strip()
+            if key in table:
+                raise ValueError(f"{path}: line {line}: field 'file' is {key!r} again (first on line "
+                                 f"{line_of[key]}), expected one row per file")
+            line_of[key] = line
+            table[key] = {k: (row.get(k) or "").strip() for k in ("label", "actor", "action", "description")}
     return table
 
 
 def sources_from_labels_csv(input_dir: Path, files: list[Path], labels_csv: str | Path, allowed: Iterable[str] | None,
                             label_map: dict[str, str] | None = None) -> list[ClipSource]:
     """Match ``files`` (found under ``input_dir``) with the rows of a labels CSV, by relative path or
-    file name. A CSV row without a file, or a file without a row, is an error."""
+    file name. A CSV row without a file, a file without a row, and a bare file name shared by several
+    files (``A1/take1.txt``, ``A2/take1.txt``) are errors."""
     table = read_labels_csv(labels_csv)
+    files_named = Counter(path.name for path in files)
     sources, used = [], set()
     for path in files:
         key = next((k for k in (path.relative_to(input_dir).as_posix(), path.name) if k in table), None)
         if key is None:
             raise ValueError(f"{path}: no row for this file in {labels_csv} (column 'file')")
+        if key == path.name and files_named[key] > 1:
+            raise ValueError(f"{labels_csv}: field 'file' is {key!r}, which names {files_named[key]} files in "
+                             f"{input_dir}; expected the path relative to {input_dir}, e.g. "
+                             f"{path.relative_to(input_dir).as_posix()!r}")
         used.add(key)
         row = table[key]
         sources.append(ClipSource(path, check_label(row["label"], allowed, f"{labels_csv} ({key})", label_map),
@@ -142,14 +154,43 @@ def sources_from_labels_csv(input_dir: Path, files: list[Path], labels_csv: str 
     return sources
 
 
+def input_files(input_dir: Path, suffixes: Iterable[str], exclude: Path | None = None) -> list[Path]:
+    """The files under ``input_dir`` (recursively) whose lower-cased suffix is one of ``suffixes``
+    (e.g. ``(".txt", ".csv")``), sorted, without ``exclude`` (a labels CSV kept beside them)."""
+    suffixes = tuple(suffixes)
+    excluded = exclude.resolve() if exclude is not None else None
+    files = sorted(path for path in input_dir.rglob("*") if path.suffix.lower() in suffixes and path.is_file()
+                   and path.resolve() != excluded)
+    if not files:
+        raise ValueError(f"--input-dir {input_dir}: no {'/'.join(suffixes)} files found")
+    return files
+
+
+def bvh_reader(units: str = "auto", up_axis: str = "y", layout_name: str | None = None,
+               end_sites: bool = False) -> Callable[[Path], Motion]:
+    """``read(path) -> Motion`` for :func:`convert_files` that reads BVH files
+    (:func:`~eai_llm.motion.read_bvh`) in one length unit for the whole corpus: ``units``, or for
+    ``"auto"`` the units guessed from the body height in the first file read (printed), then used for
+    every file (a guess per file would differ for a clip that starts crouching or lying down)."""
+    def read(path: Path) -> Motion:
+        nonlocal units
+        if units == "auto":
+            units = guess_bvh_units(path, up_axis=up_axis, end_sites=end_sites)
+            print(f"--units auto: {units}, from the body height in {path}; used for every file")
+        return read_bvh(path, up_axis=up_axis, units=units, layout_name=layout_name, end_sites=end_sites)
+    return read
+
+
 def convert_files(sources: list[ClipSource], read: Callable[[Path], Motion], corpus_name: str,
                   label_names: Iterable[str], args: argparse.Namespace) -> DatasetDict:
     """Read every source with ``read(path) -> Motion`` and write the corpus to ``args.output_dir``
-    (options of :func:`add_output_args`). A file that cannot be read stops the run with its error
-    and nothing is written, unless ``args.skip_bad``: then it is skipped and counted."""
+    (options of :func:`add_converter_args`). A file that cannot be read stops the run with its error
+    and nothing is written, unless ``args.skip_bad``: then it is skipped and counted. A layout name that
+    stands for two different skeletons (two files, or a file and the registry) always stops the run."""
+    check_output_dir(args.output_dir, args.input_dir)
     if not sources:
         raise ValueError(f"{corpus_name}: no input files found")
-    layouts: dict[str, JointLayout] = {}
+    layouts: dict[str, tuple[JointLayout, Path]] = {}  # name -> (definition, first file using it)
     skipped: list[str] = []
     started = time.perf_counter()
 
@@ -162,19 +203,33 @@ def convert_files(sources: list[ClipSource], read: Callable[[Path], Motion], cor
                     raise
                 skipped.append(str(err))
                 continue
-            layouts[motion.layout.name] = motion.layout
+            check_layout_name(motion.layout, source.path, layouts)
             yield clip_row(motion.positions, fps=motion.fps, layout=motion.layout.name, label=source.label,
                            corpus=corpus_name, actor=source.actor, action=source.action,
                            description=source.description)
 
     corpus = build_corpus(rows, label_names, args.split, args.test_fraction, args.seed)
-    save_corpus(corpus, layouts.values(), args.output_dir, args.push_to_hub, args.private)
+    save_corpus(corpus, [layout for layout, _ in layouts.values()], args.output_dir, args.push_to_hub, args.private)
     print_summary(corpus, time.perf_counter() - started, args.output_dir)
     if skipped:
         print(f"skipped {len(skipped)} bad file(s) (--skip-bad):")
         for message in skipped:
             print(f"  {message}")
     return corpus
+
+
+def check_layout_name(layout: JointLayout, path: Path, seen: dict[str, tuple[JointLayout, Path]]) -> None:
+    """Raise if ``layout`` (read from ``path``) differs from the layout of the same name seen earlier in
+    this conversion (``seen``: name -> (layout, file), updated here) or, failing that, in the registry."""
+    if layout.name in seen:
+        known, where = seen[layout.name][0], f"read from {seen[layout.name][1]}"
+    else:
+        known, where = LAYOUTS.get(layout.name), "in the registry"
+    if known is not None and known != layout:
+        raise ValueError(f"{path}: field 'layout' is {layout.name!r} with {layout.num_joints} joints, but the "
+                         f"layout {layout.name!r} {where} ({known.num_joints} joints) differs in "
+                         f"{known.differing_fields(layout)}; expected one skeleton per layout name")
+    seen.setdefault(layout.name, (layout, path))
 
 
 def print_summary(corpus: DatasetDict, seconds: float, output_dir: str | Path) -> None:
@@ -196,8 +251,9 @@ def split_indices(corpus: list[str], label: list[int], actor: list[str], how: st
 
     ``how="random"``: the paper's random 4:1 split (``test_fraction=0.2``), stratified by corpus and
     label: each label of each corpus puts the floor or ceiling of its share into the test part.
-    ``how="actor"``: cross-actor; per corpus, whole actors are held out until about
-    ``test_fraction`` of its clips are in the test part.
+    ``how="actor"``: cross-actor; per corpus, whole actors in seeded random order go to the test part
+    while each brings it closer to ``test_fraction`` of the corpus's clips (the first always goes, the
+    last never: every corpus keeps at least one test and one training actor).
     """
     if how not in ("random", "actor"):
         raise ValueError(f"split is {how!r}, expected 'random' or 'actor'")
@@ -221,9 +277,9 @@ def split_indices(corpus: list[str], label: list[int], actor: list[str], how: st
                                  f"field 'actor' has {actors.tolist()}")
             target, taken = test_fraction * in_corpus.sum(), 0
             for who in rng.permutation(actors)[:-1]:  # always keep one actor for training
-                if taken >= target:
-                    break
                 rows = in_corpus & (actor == who)
+                if taken and abs(taken + rows.sum() - target) > abs(taken - target):
+                    break
                 test[rows], taken = True, taken + rows.sum()
     return np.flatnonzero(~test), np.flatnonzero(test)
 
@@ -232,7 +288,9 @@ def build_corpus(rows: Callable[[], Iterator[dict]], label_names: Iterable[str],
                  test_fraction: float = 0.2, seed: int = 0) -> DatasetDict:
     """Build the ``train``/``test`` DatasetDict from a function that yields row dicts (schema above).
 
-    Rows are written through Arrow on disk as they come, so a corpus larger than memory works.
+    Rows are written through Arrow to a temporary folder as they come, so the readers' clips are not
+    all held at once; the returned ``train`` and ``test`` parts are held in memory, so the corpus must
+    fit in RAM.
     """
     def rows_or_error() -> Iterator[dict]:
         iterator = rows()
@@ -259,14 +317,17 @@ def build_corpus(rows: Callable[[], Iterator[dict]], label_names: Iterable[str],
 
 def save_corpus(corpus: DatasetDict, layouts: Iterable[JointLayout], output_dir: str | Path,
                 push_to_hub: str | None = None, private: bool = False) -> Path:
-    """Write ``corpus`` and its ``layouts.json`` to ``output_dir`` atomically (a temporary folder
-    renamed at the end, so a failed run leaves nothing half-written); optionally push both to the Hub."""
+    """Write ``corpus`` and its ``layouts.json`` (``layouts``: one per name) to ``output_dir``
+    atomically (a temporary folder renamed at the end, so a failed run leaves nothing half-written);
+    optionally push both to the Hub. An existing ``output_dir`` is replaced only if it is empty or a
+    corpus written here before (:func:`check_output_dir`)."""
     output_dir = Path(output_dir)
+    check_output_dir(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
     try:
         corpus.save_to_disk(str(staging))
-        layout_dicts = [layout.to_dict() for layout in sorted(_unique_by_name(layouts), key=lambda l: l.name)]
+        layout_dicts = [layout.to_dict() for layout in sorted(layouts, key=lambda l: l.name)]
         (staging / LAYOUTS_FILE).write_text(json.dumps(layout_dicts, indent=1))
         if output_dir.exists():
             shutil.rmtree(output_dir)
@@ -283,11 +344,22 @@ def save_corpus(corpus: DatasetDict, layouts: Iterable[JointLayout], output_dir:
     return output_dir
 
 
-def _unique_by_name(layouts: Iterable[JointLayout]) -> list[JointLayout]:
-    unique: dict[str, JointLayout] = {}
-    for layout in layouts:
-        unique.setdefault(layout.name, layout)
-    return list(unique.values())
+def check_output_dir(output_dir: str | Path, input_dir: str | Path | None = None) -> None:
+    """Raise unless ``output_dir`` may be replaced by a corpus without losing data: it must not exist,
+    be empty, or hold a corpus written by :func:`save_corpus` (``dataset_dict.json`` and
+    ``layouts.json``), and it must be neither ``input_dir`` nor a folder above it."""
+    output_dir = Path(output_dir)
+    if input_dir is not None:
+        inputs = Path(input_dir).resolve()
+        if output_dir.resolve() in (inputs, *inputs.parents):
+            raise ValueError(f"--output-dir {output_dir}: is --input-dir {input_dir} or a folder above it, "
+                             "expected a folder outside the input (the output folder is replaced)")
+    is_corpus = (output_dir / DATASET_DICT_FILE).is_file() and (output_dir / LAYOUTS_FILE).is_file()
+    is_empty = output_dir.is_dir() and not any(output_dir.iterdir())
+    if output_dir.exists() and not (is_corpus or is_empty):
+        raise ValueError(f"{output_dir}: exists and is not a corpus (no {DATASET_DICT_FILE} and "
+                         f"{LAYOUTS_FILE}), expected a new or empty folder or a corpus to replace; "
+                         "refusing to delete it")
 
 
 def load_corpus(path: str | Path) -> DatasetDict:
@@ -307,14 +379,26 @@ def load_corpus(path: str | Path) -> DatasetDict:
 
 def add_output_args(parser: argparse.ArgumentParser) -> None:
     """The options every converter in dataset_scripts/ shares."""
-    parser.add_argument("--output-dir", required=True, help="folder to write the DatasetDict to (replaced)")
+    parser.add_argument("--output-dir", required=True,
+                        help="folder to write the DatasetDict to: a new or empty folder, or a corpus to replace")
     parser.add_argument("--split", choices=["random", "actor"], default="random",
                         help="random: the paper's seeded 4:1 split, stratified by corpus and label; "
                              "actor: whole actors held out (cross-actor)")
-    parser.add_argument("--test-fraction", type=float, default=0.2)
+    parser.add_argument("--test-fraction", type=_fraction, default=0.2, help="share of clips in the test part")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="also push the corpus to this Hub dataset repo")
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: make the repo private")
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1 (exclusive)")
+    return value
 
 
 def add_converter_args(parser: argparse.ArgumentParser) -> None:
@@ -325,3 +409,14 @@ def add_converter_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-map", default="",
                         help="label synonyms, e.g. 'happy=happiness,joy=happiness' (case-insensitive)")
     add_output_args(parser)
+
+
+def run_script(main: Callable[[], object]) -> None:
+    """Run a dataset script's ``main()`` as a command: a ValueError or OSError (MotionFileError
+    included) is printed as ``error: <message>`` on stderr, without a traceback, and exits with
+    status 2, as argparse does for bad options."""
+    try:
+        main()
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -5,8 +5,11 @@ connect (parents, for the GCN graph), which body part each belongs to, and which
 body joint each one is (``"l_elbow"``, ``"pelvis"``...), so that one layout can be mapped onto
 another by meaning rather than by spelling (:func:`joint_mapping`).
 
-``up_axis`` and ``units`` describe the *source* format of the capture system. Readers use them
-once to bring every motion to the library's convention: metres, +Y up.
+``up_axis`` and ``units`` record the convention of the capture system's *source* files (their up
+axis and length unit), for provenance; positions in the library are always metres, +Y up. The readers
+of the fixed formats (Kinect V2, Xsens MVNX and CSV in :mod:`eai_llm.motion`) take them from their
+registered layout to convert; a layout built from a BVH hierarchy records the up axis and units its
+first file was read with.
 
 Built-in layouts:
 
@@ -48,8 +51,8 @@ class JointLayout:
         canonical: ``J`` canonical joint names from :data:`CANONICAL_JOINTS`, or ``""`` where a
             joint has no counterpart in other systems (e.g. Xsens ``L3``).
         body_parts: ``J`` body-part names from :data:`BODY_PARTS`.
-        up_axis: up axis of the source format, ``"y"`` or ``"z"``.
-        units: length unit of the source format, ``"m"``, ``"cm"`` or ``"mm"``.
+        up_axis: up axis of the source files, ``"y"`` or ``"z"`` (see the module docstring).
+        units: length unit of the source files, ``"m"``, ``"cm"`` or ``"mm"``.
     """
 
     name: str
@@ -125,13 +128,18 @@ class JointLayout:
             a[child, parent] = a[parent, child] = 1.0
         return a
 
+    def differing_fields(self, other: JointLayout) -> list[str]:
+        """The names of the fields (name excepted) in which ``other`` differs from this layout."""
+        return [f for f in ("joint_names", "parents", "canonical", "body_parts", "up_axis", "units")
+                if getattr(self, f) != getattr(other, f)]
+
     def to_dict(self) -> dict:
         return {"name": self.name, "joint_names": list(self.joint_names), "parents": list(self.parents),
                 "canonical": list(self.canonical), "body_parts": list(self.body_parts),
                 "up_axis": self.up_axis, "units": self.units}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "JointLayout":
+    def from_dict(cls, data: dict) -> JointLayout:
         expected = {"name", "joint_names", "parents", "canonical", "body_parts", "up_axis", "units"}
         if set(data) != expected:
             raise ValueError(f"layout dict has fields {sorted(data)}, expected {sorted(expected)}")
@@ -217,8 +225,9 @@ def _kinect_v2() -> JointLayout:
     rows.append(("SpineShoulder", "SpineMid", "spine_upper", "torso"))
     for side, word in (("l", "Left"), ("r", "Right")):
         arm = "left_arm" if side == "l" else "right_arm"
+        # Bones as the SDK's BodyBasics sample draws them: HandTip from Hand, Thumb from Wrist.
         rows += [(f"HandTip{word}", f"Hand{word}", f"{side}_hand_tip", arm),
-                 (f"Thumb{word}", f"Hand{word}", f"{side}_thumb", arm)]
+                 (f"Thumb{word}", f"Wrist{word}", f"{side}_thumb", arm)]
     return _build("kinect_v2", rows, up_axis="y", units="m")
 
 
@@ -230,7 +239,9 @@ def register_layout(layout: JointLayout) -> JointLayout:
     definition under a taken name raises ``ValueError``."""
     known = LAYOUTS.get(layout.name)
     if known is not None and known != layout:
-        raise ValueError(f"a different layout is already registered as {layout.name!r}")
+        raise ValueError(f"layout {layout.name!r}: a different layout is already registered under this name "
+                         f"(differing in {known.differing_fields(layout)}), expected the same definition or "
+                         "another name")
     LAYOUTS[layout.name] = layout
     return layout
 

@@ -3,7 +3,9 @@
 Convention: ``positions`` is ``(T, J, 3)`` float32 in **metres** with **+Y up**. Each reader brings
 its format there once, here: units are scaled with :data:`~eai_llm.layouts.UNIT_SCALE`, and a Z-up
 source is turned +Y up by a -90° rotation about X, ``(x, y, z) -> (x, z, -y)``, a proper rotation
-that keeps handedness. Missing samples (NaN/inf, untracked Kinect joints) are repaired or rejected by
+that keeps handedness. The fixed-format readers (Kinect V2, MVNX, Xsens CSV) take the source's up
+axis and units from their registered layout's ``up_axis`` and ``units``; BVH and array readers take
+them as arguments. Missing samples (NaN/inf, untracked Kinect joints) are repaired or rejected by
 :func:`repair_missing`, which every reader applies.
 
 Formats:
@@ -26,6 +28,7 @@ import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,10 +69,10 @@ def _read_text(path, what: str) -> str:
         raise _error(path, "file", f"could not be read ({e.strerror or e})", f"a readable {what} file") from e
 
 
-def _number(token: str, source, field: str, cast=float):
+def _number(token, source, field: str, cast=float):
     try:
         return cast(token)
-    except ValueError:
+    except (ValueError, TypeError):
         raise _error(source, field, f"has {token!r}", "a number") from None
 
 
@@ -81,7 +84,11 @@ def _resolve_layout(layout, source) -> JointLayout:
     if layout is None:
         raise _error(source, "layout", "is missing", "a layout argument (or a 'layout' entry in a .npz)")
     if layout.lstrip().startswith("{"):
-        return JointLayout.from_dict(json.loads(layout))
+        try:
+            return JointLayout.from_dict(json.loads(layout))
+        except (ValueError, TypeError) as e:  # JSONDecodeError is a ValueError
+            raise _error(source, "layout", f"is not a valid layout definition ({e})",
+                         "the JSON of JointLayout.to_dict()") from None
     try:
         return get_layout(layout)
     except KeyError:
@@ -100,9 +107,13 @@ def _to_library_frame(positions: np.ndarray, up_axis: str, units: str) -> np.nda
     return positions
 
 
-def _finish(positions, fps, layout: JointLayout, source, up_axis: str = "y", units: str = "m") -> Motion:
-    """Check shapes and fps, convert to metres +Y up, repair missing samples: the last step of every reader."""
-    positions = np.asarray(positions, dtype=np.float64)
+def _finish(positions, fps, layout: JointLayout, source, up_axis: str, units: str) -> Motion:
+    """Check shapes and fps, convert from ``units`` with ``up_axis`` up to metres +Y up, repair missing
+    samples: the last step of every reader."""
+    try:
+        positions = np.asarray(positions, dtype=np.float64)
+    except (ValueError, TypeError) as e:
+        raise _error(source, "positions", f"is not numeric ({e})", "a (frames, joints, 3) array of numbers") from None
     if positions.ndim != 3 or positions.shape[2] != 3:
         raise _error(source, "positions", f"has shape {positions.shape}", "(frames, joints, 3)")
     if positions.shape[1] != layout.num_joints:
@@ -222,6 +233,10 @@ def _parse_hierarchy(header: str, source):
     if stack or not names:
         raise _error(source, "HIERARCHY", "has unclosed joint blocks" if stack else "has no joints",
                      "a complete ROOT joint block before MOTION")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise _error(source, "HIERARCHY", f"names joints {repeated} more than once (End Sites count as "
+                     "<parent>End)", "unique joint names")
     return names, parents, np.asarray(offsets, dtype=np.float64), channels, np.asarray(is_end)
 
 
@@ -242,17 +257,16 @@ def _parse_bvh_motion(body: str, num_channels: int, source) -> tuple[np.ndarray,
     frame_time = _number(match.group(1), source, "Frame Time")
     if not np.isfinite(frame_time) or frame_time <= 0:
         raise _error(source, "Frame Time", f"is {match.group(1)}", "a positive number of seconds")
-    rows = lines[2:]
+    rows = [line.split() for line in lines[2:]]
     if len(rows) != count:
         raise _error(source, "Frames", f"is {count} but the MOTION section has {len(rows)} frame rows",
                      f"{count} rows (truncated or padded file?)")
-    widths = np.array([len(row.split()) for row in rows])
-    if (widths != num_channels).any():
-        row = int(np.argmax(widths != num_channels))
-        raise _error(source, "MOTION", f"row {row} has {widths[row]} values",
+    wrong = next((r for r, row in enumerate(rows) if len(row) != num_channels), None)
+    if wrong is not None:
+        raise _error(source, "MOTION", f"row {wrong} has {len(rows[wrong])} values",
                      f"{num_channels}, one per channel of the hierarchy")
     try:
-        values = np.array(" ".join(rows).split(), dtype=np.float64).reshape(count, num_channels)
+        values = np.array(rows, dtype=np.float64).reshape(count, num_channels)
     except ValueError as e:
         raise _error(source, "MOTION", f"has a value that is not a number ({e})", "numbers only") from None
     fps = 1.0 / frame_time
@@ -308,6 +322,14 @@ def _guess_units(height: float) -> str:
     return "m" if height < 3 else "cm" if height < 300 else "mm"
 
 
+def guess_bvh_units(path, up_axis: str = "y", end_sites: bool = False) -> str:
+    """The units ``read_bvh(path, units="auto")`` uses: ``"m"``, ``"cm"`` or ``"mm"`` from the body
+    height (the extent along ``up_axis`` of the joints read, in the first frame). To read a corpus in
+    one unit, guess once and pass the result to :func:`read_bvh` for every file."""
+    unscaled = read_bvh(path, up_axis=up_axis, units="m", end_sites=end_sites).positions
+    return _guess_units(float(np.ptp(unscaled[0, :, 1])))
+
+
 def _layout_for(names: list[str], parents: list[int], layout_name: str | None, up_axis: str,
                 units: str) -> JointLayout:
     """A registered layout with exactly these joint names and parents, else one built from them."""
@@ -327,7 +349,8 @@ def read_bvh(path, up_axis: str = "y", units: str = "auto", layout_name: str | N
         up_axis: the file's up axis, ``"y"`` (BVH convention) or ``"z"``.
         units: ``"m"``, ``"cm"``, ``"mm"``, or ``"auto"``: from the body height along ``up_axis`` in
             the first frame (over the returned joints): metres if < 3, centimetres if < 300, else
-            millimetres. A clip that starts lying down is misread; pass the units then.
+            millimetres. A clip that starts lying down is misread; pass the units then, or guess
+            them once per corpus with :func:`guess_bvh_units`.
         layout_name: name for the layout built from the hierarchy when no registered layout has the
             same joint names and parents; default ``"bvh_"`` + 8 hex digits of a hash of them. The
             built layout is not registered (see :func:`~eai_llm.layouts.register_layout`).
@@ -399,7 +422,8 @@ def _is_number(token: str) -> bool:
 
 
 def read_kinect_v2(path, fps: float = 30.0) -> Motion:
-    """Read a Kinect V2 skeleton text/CSV file (camera space: metres, +Y up).
+    """Read a Kinect V2 skeleton text/CSV file (camera space; up axis and units of the registered
+    ``kinect_v2``: +Y up, metres).
 
     The EGBM export is not public, so these layouts are accepted: one frame per line, values separated
     by commas, semicolons and/or whitespace, an optional header line (any non-numeric first line), and
@@ -446,7 +470,8 @@ def read_kinect_v2(path, fps: float = 30.0) -> Motion:
                              "seconds or milliseconds giving 1-1000 fps")
             values = values[:, 1:]
         positions = values.reshape(len(rows), _KINECT_JOINTS, 3)
-    return _finish(positions, fps, get_layout("kinect_v2"), path)
+    layout = get_layout("kinect_v2")
+    return _finish(positions, fps, layout, path, layout.up_axis, layout.units)
 
 
 # ------------------------------------------------------------------------------------------- Xsens
@@ -474,7 +499,7 @@ def _quaternion_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def read_mvnx(path) -> Motion:
-    """Read an Xsens MVNX file (XML; Z up, metres).
+    """Read an Xsens MVNX file (XML; up axis and units of the registered ``xsens_mvn23``: Z up, metres).
 
     Reads ``subject@frameRate``, ``subject/segments/segment@label`` and, for each
     ``subject/frames/frame[@type="normal"]``, ``position`` (``x y z`` per segment) and ``orientation``
@@ -483,7 +508,7 @@ def read_mvnx(path) -> Motion:
 
     When the segments define the points of :data:`MVNX_END_POINTS` (``points/point@label`` with a
     body-frame ``pos_b``), the end points are ``position + R(orientation) @ pos_b`` and the layout is
-    ``xsens_mvn28``; otherwise ``xsens_mvn23``.
+    ``xsens_mvn28``; otherwise ``xsens_mvn23`` (and ``orientation`` is not read).
     """
     try:
         root = ET.parse(path).getroot()
@@ -513,31 +538,36 @@ def read_mvnx(path) -> Motion:
             bad = next(i for i, w in enumerate(widths) if w != size * len(labels))
             raise _error(path, tag, f"of normal frame {bad} has {widths[bad]} values",
                          f"{size} per segment ({size * len(labels)})")
-        values = np.array(" ".join(texts).split(), dtype=np.float64)
+        try:
+            values = np.array(" ".join(texts).split(), dtype=np.float64)
+        except ValueError as e:
+            raise _error(path, tag, f"has a value that is not a number ({e})", "numbers only") from None
         return values.reshape(len(frames), len(labels), size)[:, index]
 
-    positions, orientations = per_frame("position", 3), per_frame("orientation", 4)
+    positions = per_frame("position", 3)
     ends = {}
     for segment in segments:
         point = MVNX_END_POINTS.get(segment.get("label"))
         pos_b = segment.findtext(f"points/point[@label='{point}']/pos_b") if point else None
         if pos_b is not None:
             ends[segment.get("label")] = [_number(v, path, "pos_b") for v in pos_b.split()]
+    mvn23 = get_layout("xsens_mvn23")
     if len(ends) < len(MVNX_END_POINTS):
-        return _finish(positions, fps, get_layout("xsens_mvn23"), path, up_axis="z")
+        return _finish(positions, fps, mvn23, path, mvn23.up_axis, mvn23.units)
+    orientations = per_frame("orientation", 4)
     layout = get_layout("xsens_mvn28")
-    seg23 = get_layout("xsens_mvn23").joint_names
     columns = []
     for name in layout.joint_names:
         segment = name.removesuffix("End")
-        j = seg23.index(segment)
+        j = mvn23.joint_names.index(segment)
         offset = _quaternion_rotate(orientations[:, j], np.asarray(ends[segment])) if name != segment else 0.0
         columns.append(positions[:, j] + offset)
-    return _finish(np.stack(columns, axis=1), fps, layout, path, up_axis="z")
+    return _finish(np.stack(columns, axis=1), fps, layout, path, layout.up_axis, layout.units)
 
 
 def read_xsens_csv(path, fps: float | None = None) -> Motion:
-    """Read an MVN Analyze "Segment Position" CSV export (Z up, metres) as ``xsens_mvn23``.
+    """Read an MVN Analyze "Segment Position" CSV export as ``xsens_mvn23`` (up axis and units of that
+    registered layout: Z up, metres).
 
     Header ``Frame,Pelvis x,Pelvis y,Pelvis z,L5 x,...`` (comma, semicolon or tab separated); columns
     are matched by name, so order and extra columns do not matter. The export holds frame numbers
@@ -567,8 +597,9 @@ def read_xsens_csv(path, fps: float | None = None) -> Motion:
     except ValueError as e:
         raise _error(path, "values", f"has a value that is not a number ({e})", "numbers only") from None
     order = [columns[f"{s} {a}"] for s in segments for a in "xyz"]
-    return _finish(values[:, order].reshape(len(rows), len(segments), 3), fps, get_layout("xsens_mvn23"),
-                   path, up_axis="z")
+    layout = get_layout("xsens_mvn23")
+    return _finish(values[:, order].reshape(len(rows), len(segments), 3), fps, layout, path, layout.up_axis,
+                   layout.units)
 
 
 # ------------------------------------------------------------------------------------------- arrays
@@ -584,17 +615,20 @@ def read_array(path, layout: JointLayout | str | None = None, fps: float | None 
     """
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
+        if isinstance(loaded, np.ndarray):
+            entries = {"positions": loaded}
+        else:
+            with loaded:
+                entries = {name: loaded[name] for name in loaded.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise _error(path, "file", f"could not be read as a numpy array ({e})", "a .npy or .npz file") from None
-    if isinstance(loaded, np.ndarray):
-        positions = loaded
-    else:
-        with loaded:
-            if "positions" not in loaded.files:
-                raise _error(path, "positions", f"is missing (entries {loaded.files})", "a 'positions' entry")
-            positions = loaded["positions"]
-            fps = fps if fps is not None or "fps" not in loaded.files else float(loaded["fps"])
-            layout = layout if layout is not None or "layout" not in loaded.files else str(loaded["layout"])
+    if "positions" not in entries:
+        raise _error(path, "positions", f"is missing (entries {sorted(entries)})", "a 'positions' entry")
+    positions = entries["positions"]
+    if fps is None and "fps" in entries:
+        fps = _number(entries["fps"], path, "fps")
+    if layout is None and "layout" in entries:
+        layout = str(entries["layout"])
     if fps is None:
         raise _error(path, "fps", "is missing", "an fps argument (or an 'fps' entry in a .npz)")
     return _finish(positions, fps, _resolve_layout(layout, path), path, up_axis=up_axis, units=units)

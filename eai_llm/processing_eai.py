@@ -8,13 +8,18 @@ of any length, frame rate and joint layout into fixed-size, padded arrays with m
     frame_mask       (B, T)           int64     1 for frames made from the clip, 0 for padding
     layout_ids       (B,)             int64     index of the clip's layout in ``processor.layouts``
 
-Steps, per clip ``(T_in, J, 3)``: centre on the root joint of the first frame (translation over
-time is kept: walking speed carries emotion), divide by the body's size (the median over frames of
-the largest joint-to-root distance), bring to ``T = num_frames`` frames, pad joints to ``V_max``.
-Clips longer than ``num_frames`` are downsampled by linear interpolation over the whole clip;
-shorter clips are padded after their last frame, by repeating the clip from its start (the paper's
-and CTR-GCN's choice, ``frame_padding="repeat"``) or with zeros (``frame_padding="zero"``). Either
-way ``frame_mask`` marks the padded frames 0. Padded joints are exactly zero.
+Steps, per clip ``(T_in, J, 3)``:
+
+1. Resample: a clip longer than ``num_frames`` is downsampled to ``T = num_frames`` frames by linear
+   interpolation over the whole clip (the first and last frames are kept); a shorter clip keeps its
+   ``T_in`` frames. These are the clip's *real* frames.
+2. Normalise the real frames: centre on the root joint of the first frame (translation over time is
+   kept: walking speed carries emotion) and divide by the body's size, the median over the real
+   frames of the largest joint-to-root distance. Centring and scaling commute with linear
+   interpolation, so doing them after resampling changes only where the size is measured.
+3. Pad: after the last real frame, by repeating the real frames from the start (the paper's and
+   CTR-GCN's choice, ``frame_padding="repeat"``) or with zeros (``frame_padding="zero"``); either way
+   ``frame_mask`` marks the padded frames 0. Joints are padded to ``V_max`` with exact zeros.
 """
 
 from __future__ import annotations
@@ -89,23 +94,23 @@ class SkeletonProcessor(FeatureExtractionMixin):
         if not clips:
             raise ValueError("SkeletonProcessor: empty batch, expected at least one clip")
         batch, t_out, v_max = len(clips), self.num_frames, self.max_joints
-        values = np.zeros((batch, t_out, v_max, 3), dtype=np.float32)
+        values = np.zeros((batch, 3, t_out, v_max), dtype=np.float32)
         joint_mask = np.zeros((batch, v_max), dtype=np.int64)
         frame_mask = np.zeros((batch, t_out), dtype=np.int64)
         layout_ids = np.zeros(batch, dtype=np.int64)
         for b, (clip, name) in enumerate(zip(clips, names)):
             layout_id, layout = self._lookup(name, b)
-            clip = self._check(np.asarray(clip, dtype=np.float32), layout, b)
-            clip = clip - clip[0, layout.root_index]
-            size = np.median(np.linalg.norm(clip - clip[:, layout.root_index:layout.root_index + 1], axis=-1).max(1))
-            clip = clip / max(float(size), 1e-6)
-            resampled, n_real = self._resample(clip)
-            values[b, :, :layout.num_joints] = resampled
-            joint_mask[b, :layout.num_joints] = 1
+            real = self._downsample(self._check(np.asarray(clip, dtype=np.float32), layout, b))
+            real = self._normalise(real, layout.root_index)
+            n_real, joints = real.shape[:2]
+            values[b, :, :n_real, :joints] = real.transpose(2, 0, 1)
+            if self.frame_padding == "repeat" and n_real < t_out:
+                values[b, :, n_real:, :joints] = real[np.arange(n_real, t_out) % n_real].transpose(2, 0, 1)
+            joint_mask[b, :joints] = 1
             frame_mask[b, :n_real] = 1
             layout_ids[b] = layout_id
-        data = {"skeleton_values": values.transpose(0, 3, 1, 2).copy(), "joint_mask": joint_mask,
-                "frame_mask": frame_mask, "layout_ids": layout_ids}
+        data = {"skeleton_values": values, "joint_mask": joint_mask, "frame_mask": frame_mask,
+                "layout_ids": layout_ids}
         return BatchFeature(data=data, tensor_type=return_tensors)
 
     def _lookup(self, name: str, b: int) -> tuple[int, JointLayout]:
@@ -129,17 +134,22 @@ class SkeletonProcessor(FeatureExtractionMixin):
                              "expected finite values (read files with eai_llm.motion, which repairs gaps)")
         return clip
 
-    def _resample(self, clip: np.ndarray) -> tuple[np.ndarray, int]:
-        """``(T_in, J, 3)`` → ``(num_frames, J, 3)`` and the number of frames made from the clip."""
+    def _downsample(self, clip: np.ndarray) -> np.ndarray:
+        """``(T_in, J, 3)`` → the real frames ``(min(T_in, num_frames), J, 3)``: linearly interpolated at
+        ``num_frames`` evenly spaced times over the clip when it is longer, else the clip itself."""
         t_in, t_out = clip.shape[0], self.num_frames
-        if t_in >= t_out:
-            where = np.linspace(0.0, t_in - 1, t_out)
-            low = np.floor(where).astype(np.int64)
-            high = np.minimum(low + 1, t_in - 1)
-            weight = (where - low).astype(np.float32)[:, None, None]
-            return clip[low] * (1 - weight) + clip[high] * weight, t_out
-        if self.frame_padding == "repeat":
-            return clip[np.arange(t_out) % t_in], t_in
-        padded = np.zeros((t_out,) + clip.shape[1:], dtype=np.float32)
-        padded[:t_in] = clip
-        return padded, t_in
+        if t_in <= t_out:
+            return clip
+        where = np.linspace(0.0, t_in - 1, t_out)
+        low = where.astype(np.int64)
+        weight = (where - low).astype(np.float32)[:, None, None]
+        before = clip[low]
+        return before + weight * (clip[np.minimum(low + 1, t_in - 1)] - before)
+
+    @staticmethod
+    def _normalise(frames: np.ndarray, root: int) -> np.ndarray:
+        """``(T, J, 3)`` centred on the root of the first frame and divided by the median over frames of
+        the largest joint-to-root distance."""
+        from_root = frames - frames[:, root:root + 1]
+        size = np.median(np.sqrt((from_root * from_root).sum(axis=-1).max(axis=1)))
+        return (frames - frames[0, root]) / max(float(size), 1e-6)

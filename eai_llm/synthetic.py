@@ -52,11 +52,6 @@ import numpy as np
 from .corpus import CORPUS_LABELS, clip_row
 from .layouts import JointLayout, get_layout
 
-__all__ = [
-    "ACTIONS", "EMOTION_QUALITIES", "LATENT_NAMES", "SYNTHETIC_CORPORA", "SyntheticClip", "SyntheticCorpus",
-    "default_num_clips", "describe", "generate_clips", "latent_quantiles", "oracle_accuracy",
-]
-
 # ---------------------------------------------------------------------------------------------
 # Movement qualities (the latent vector) and the emotions as distributions over them
 # ---------------------------------------------------------------------------------------------
@@ -87,7 +82,6 @@ EMOTION_QUALITIES: dict[str, tuple[float, ...]] = {
     #             tempo  ampl  head  lean  slump swing jerk  trem  hesit
     "neutral":   (1.00, 1.00, 4.0, 2.0, 0.00, 1.00, 0.12, 0.25, 0.12),
     "joy":       (1.30, 1.35, -10.0, -2.0, -0.55, 1.50, 0.15, 0.20, 0.05),
-    "happiness": (1.30, 1.35, -10.0, -2.0, -0.55, 1.50, 0.15, 0.20, 0.05),
     "anger":     (1.42, 1.30, 4.0, 12.0, -0.30, 1.35, 0.75, 0.30, 0.06),
     "sadness":   (0.62, 0.68, 27.0, 7.0, 0.65, 0.50, 0.06, 0.30, 0.35),
     "shame":     (0.78, 0.64, 38.0, 10.0, 0.50, 0.60, 0.15, 0.50, 0.50),
@@ -97,6 +91,7 @@ EMOTION_QUALITIES: dict[str, tuple[float, ...]] = {
     "disgust":   (0.90, 0.78, 8.0, -10.0, 0.15, 0.70, 0.42, 0.30, 0.30),
     "surprise":  (1.15, 1.40, -12.0, -8.0, -0.40, 1.30, 0.70, 0.60, 0.42),
 }
+EMOTION_QUALITIES["happiness"] = EMOTION_QUALITIES["joy"]  # KDAE's and EGBM's name for Emilya's joy
 # Spread (standard deviation) of each quality within an emotion, before the corpus factor.
 _SPREAD = np.array([0.20, 0.20, 10.5, 7.5, 0.30, 0.33, 0.18, 0.52, 0.15])
 # Spread of the actors' personal style offsets.
@@ -118,7 +113,7 @@ class SyntheticCorpus:
         layout: layout registry name.
         fps: frame rate.
         labels: emotion label names (:data:`eai_llm.corpus.CORPUS_LABELS`).
-        paper_clips / paper_actors: the size of the real corpus in the paper (§4.1).
+        paper_actors: actors of the real corpus in the paper (§4.1).
         default_clips: clips at ``scale=1`` (see :func:`default_num_clips`).
         actions: the action templates the corpus uses.
         description_fraction: share of clips that get a description.
@@ -129,7 +124,6 @@ class SyntheticCorpus:
     layout: str
     fps: float
     labels: tuple[str, ...]
-    paper_clips: int
     paper_actors: int
     default_clips: int
     actions: tuple[str, ...]
@@ -139,11 +133,11 @@ class SyntheticCorpus:
 
 
 SYNTHETIC_CORPORA: dict[str, SyntheticCorpus] = {
-    "emilya": SyntheticCorpus("xsens_mvn28", 120.0, CORPUS_LABELS["emilya"], 8206, 11, 700,
+    "emilya": SyntheticCorpus("xsens_mvn28", 120.0, CORPUS_LABELS["emilya"], 11, 700,
                               ("walk", "carry_walk", "sit_down", "knock", "lift", "throw"), 0.25, 0.95),
-    "kdae": SyntheticCorpus("kdae24", 125.0, CORPUS_LABELS["kdae"], 1402, 22, 120,
+    "kdae": SyntheticCorpus("kdae24", 125.0, CORPUS_LABELS["kdae"], 22, 120,
                             ("walk", "gesture"), 0.25, 1.1),
-    "egbm": SyntheticCorpus("kinect_v2", 30.0, CORPUS_LABELS["egbm"], 560, 16, 56,
+    "egbm": SyntheticCorpus("kinect_v2", 30.0, CORPUS_LABELS["egbm"], 16, 56,
                             ("gesture", "walk"), 0.0, 1.1, camera=True),
 }
 _CORPUS_ID = {name: i for i, name in enumerate(SYNTHETIC_CORPORA)}

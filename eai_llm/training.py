@@ -98,11 +98,14 @@ def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncode
         encoder, metrics = _train_one(config, corpus, output_dir / "encoder")
     else:
         metrics = {}
+        speeds = []
         for name in sorted(set(corpus["train"]["corpus"])):
             part = corpus.filter(lambda c: c == name, input_columns="corpus")
             encoder, scores = _train_one(config, part, output_dir / f"encoder-{name}")
             metrics[name] = scores[name]
+            speeds.append(scores["train_clips_per_second"])
         metrics["overall"] = _weighted_overall(metrics, corpus["test"]["corpus"])
+        metrics["train_clips_per_second"] = sum(speeds) / len(speeds)
     metrics = {"loss": config.align.loss, "joint": config.align.joint, "accuracy": metrics}
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "metrics-align.json").write_text(json.dumps(metrics, indent=2))
@@ -142,9 +145,10 @@ def _train_one(config: TrainConfig, corpus, save_dir: Path) -> tuple[EAISkeleton
         align.warmup_epochs * steps_per_epoch, [e * steps_per_epoch for e in align.decay_epochs]))
     trainer = Trainer(model=module, args=args, train_dataset=train.with_format("numpy"), data_collator=collator,
                       optimizers=(optimizer, schedule))
-    trainer.train()
+    speed = trainer.train().metrics["train_samples_per_second"]
 
     scores = accuracy_by_corpus(predict(encoder, collator, test))
+    scores["train_clips_per_second"] = speed
     if trainer.is_world_process_zero():
         encoder.save_pretrained(save_dir)
         processor.save_pretrained(save_dir)

@@ -5,8 +5,20 @@ import numpy as np
 import pytest
 from datasets import load_from_disk
 
-from eai_llm.corpus import (ClipSource, build_corpus, check_label, clip_positions, clip_row, convert_files, load_corpus,
-                            parse_label_map, read_labels_csv, save_corpus, split_indices)
+from eai_llm.corpus import (
+    ClipSource,
+    build_corpus,
+    check_label,
+    clip_positions,
+    clip_row,
+    convert_files,
+    load_corpus,
+    parse_label_map,
+    read_labels_csv,
+    save_corpus,
+    sources_from_labels_csv,
+    split_indices,
+)
 from eai_llm.layouts import LAYOUTS, get_layout, layout_from_hierarchy
 from eai_llm.motion import Motion, MotionFileError
 
@@ -43,6 +55,17 @@ def test_actor_split_holds_out_whole_actors_per_corpus():
         assert any(a.startswith(name) for a in test_actors) and any(a.startswith(name) for a in train_actors)
     with pytest.raises(ValueError, match="at least two actors"):
         split_indices(["c"] * 4, [0, 1, 0, 1], ["solo"] * 4, "actor", 0.2, 0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_actor_split_stops_at_the_actor_count_nearest_the_target(seed):
+    # 11 actors of 10 clips, target 0.2 * 110 = 22 clips: 2 actors (20) are nearer than 3 (30).
+    actor = [f"a{a}" for a in range(11) for _ in range(10)]
+    _, test = split_indices(["c"] * 110, [0] * 110, actor, "actor", 0.2, seed)
+    assert len(test) == 20 and len({actor[i] for i in test}) == 2
+    # 2 actors of 10, target 4: the first actor still goes to test, the other stays for training.
+    train, test = split_indices(["c"] * 20, [0] * 20, actor[:20], "actor", 0.2, seed)
+    assert len(train) == len(test) == 10
 
 
 def clip(frames, layout, seed):
@@ -90,9 +113,9 @@ def test_building_twice_gives_identical_corpora():
         assert first[split].data.table.equals(second[split].data.table)
 
 
-def conversion_args(output_dir, skip_bad):
-    return argparse.Namespace(output_dir=output_dir, split="random", test_fraction=0.2, seed=0, push_to_hub=None,
-                              private=False, skip_bad=skip_bad)
+def conversion_args(output_dir, skip_bad=False, input_dir="inputs"):
+    return argparse.Namespace(input_dir=input_dir, output_dir=output_dir, split="random", test_fraction=0.2, seed=0,
+                              push_to_hub=None, private=False, skip_bad=skip_bad)
 
 
 def fake_reader(bad_names):
@@ -124,6 +147,61 @@ def test_skip_bad_skips_and_reports_the_bad_files(tmp_path, capsys):
     assert "skipped 2 bad file(s)" in report and "b.bvh: field 'Frames'" in report and "d.bvh" in report
 
 
+def test_an_existing_folder_that_is_not_a_corpus_is_never_replaced(tmp_path):
+    corpus = build_corpus(rows_function([(clip(20, "kdae24", i), "kdae24") for i in range(8)]), ["anger", "joy"])
+    kept = tmp_path / "mine"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("precious")
+    with pytest.raises(ValueError, match=r"mine: exists and is not a corpus \(no dataset_dict.json and layouts.json\)"):
+        save_corpus(corpus, [get_layout("kdae24")], kept)
+    assert [p.name for p in kept.iterdir()] == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no staging folder left behind
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    save_corpus(corpus, [get_layout("kdae24")], empty)
+    save_corpus(corpus, [get_layout("kdae24")], empty)  # a previous corpus is replaced
+    assert len(load_corpus(empty)["train"]) == len(corpus["train"])
+
+
+@pytest.mark.parametrize("output", [".", "..", "sub"])
+def test_a_conversion_refuses_to_write_over_its_input(tmp_path, output):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.bvh").write_text("HIERARCHY")
+    (tmp_path / "dataset_dict.json").write_text("{}")  # the parent even looks like a corpus
+    (tmp_path / "layouts.json").write_text("[]")
+    sources = [ClipSource(inputs / f"{name}.bvh", "joy", actor=name) for name in "abcde"]
+    args = conversion_args(inputs / output, input_dir=inputs)
+    if output == "sub":  # a folder inside the input folder is fine
+        convert_files(sources, fake_reader(set()), "toy", ["joy"], args)
+        assert load_corpus(inputs / "sub")
+    else:
+        with pytest.raises(ValueError, match=r"--output-dir .*: is --input-dir .*in or a folder above it"):
+            convert_files(sources, fake_reader(set()), "toy", ["joy"], args)
+    assert (inputs / "a.bvh").read_text() == "HIERARCHY"
+
+
+def test_one_layout_name_for_two_skeletons_stops_the_conversion(tmp_path):
+    five = layout_from_hierarchy("test_mine", ["Hips", "Spine", "Head", "LeftUpLeg", "RightUpLeg"], [-1, 0, 1, 0, 0])
+    four = layout_from_hierarchy("test_mine", ["Hips", "Spine", "Head", "LeftUpLeg"], [-1, 0, 1, 0])
+
+    def read(path):
+        layout = five if path.name < "c" else four
+        return Motion(np.zeros((3, layout.num_joints, 3), np.float32), 30.0, layout, str(path))
+
+    sources = [ClipSource(tmp_path / f"{name}.bvh", "joy", actor=name) for name in "abcd"]
+    with pytest.raises(ValueError, match=r"c.bvh: field 'layout' is 'test_mine' with 4 joints, but the layout "
+                                         r"'test_mine' read from .*a.bvh \(5 joints\) differs in \['joint_names', "
+                                         r"'parents', 'canonical', 'body_parts'\]"):
+        convert_files(sources, read, "toy", ["joy"], conversion_args(tmp_path / "out", skip_bad=True))
+    not_kdae = layout_from_hierarchy("kdae24", four.joint_names, four.parents)
+    with pytest.raises(ValueError, match=r"a.bvh: field 'layout' is 'kdae24' with 4 joints, but the layout "
+                                         r"'kdae24' in the registry \(24 joints\)"):
+        convert_files(sources, lambda path: Motion(np.zeros((3, 4, 3), np.float32), 30.0, not_kdae, str(path)),
+                      "toy", ["joy"], conversion_args(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_empty_conversion_is_an_error():
     with pytest.raises(ValueError, match="no clips to write"):
         build_corpus(lambda: iter(()), ["joy"])
@@ -151,6 +229,23 @@ def test_labels_csv_errors_name_the_file_and_line(tmp_path):
     empty.write_text("file,label\na.bvh,\n")
     with pytest.raises(ValueError, match="empty.csv: line 2"):
         read_labels_csv(empty)
+    twice = tmp_path / "twice.csv"
+    twice.write_text("file,label\na.bvh,joy\nb.bvh,anger\na.bvh,fear\n")
+    with pytest.raises(ValueError, match=r"twice.csv: line 4: field 'file' is 'a.bvh' again \(first on line 2\)"):
+        read_labels_csv(twice)
+
+
+def test_a_bare_file_name_in_the_labels_csv_must_name_one_file(tmp_path):
+    files = [tmp_path / "A1" / "take1.txt", tmp_path / "A2" / "take1.txt", tmp_path / "A2" / "take2.txt"]
+    csv = tmp_path / "labels.csv"
+    csv.write_text("file,label\nA1/take1.txt,joy\nA2/take1.txt,anger\ntake2.txt,fear\n")
+    sources = sources_from_labels_csv(tmp_path, files, csv, None)
+    assert [(s.path.relative_to(tmp_path).as_posix(), s.label) for s in sources] == [
+        ("A1/take1.txt", "joy"), ("A2/take1.txt", "anger"), ("A2/take2.txt", "fear")]
+    csv.write_text("file,label\ntake1.txt,joy\ntake2.txt,fear\n")
+    with pytest.raises(ValueError, match=r"labels.csv: field 'file' is 'take1.txt', which names 2 files in .*; "
+                                         r"expected the path relative to .*, e.g. 'A1/take1.txt'"):
+        sources_from_labels_csv(tmp_path, files, csv, None)
 
 
 def test_too_few_clips_for_a_test_part_is_an_error():

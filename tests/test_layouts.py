@@ -1,8 +1,15 @@
 import numpy as np
 import pytest
 
-from eai_llm.layouts import (LAYOUTS, JointLayout, get_layout, guess_canonical, joint_mapping, layout_from_hierarchy,
-                             register_layout)
+from eai_llm.layouts import (
+    LAYOUTS,
+    JointLayout,
+    get_layout,
+    guess_canonical,
+    joint_mapping,
+    layout_from_hierarchy,
+    register_layout,
+)
 
 
 @pytest.mark.parametrize("name, joints", [("xsens_mvn28", 28), ("xsens_mvn23", 23), ("kdae24", 24), ("kinect_v2", 25)])
@@ -25,8 +32,11 @@ def test_kinect_v2_follows_the_sdk_joint_type_order():
            "SpineShoulder": 20, "HandTipLeft": 21, "ThumbLeft": 22, "HandTipRight": 23, "ThumbRight": 24}
     for joint, index in sdk.items():
         assert kinect.index(joint) == index
-    assert kinect.joint_names[kinect.parents[kinect.index("Neck")]] == "SpineShoulder"
-    assert kinect.joint_names[kinect.parents[kinect.index("ThumbRight")]] == "HandRight"
+    # Bones as the SDK's BodyBasics sample draws them: the thumb hangs from the wrist, the tip from the hand.
+    parent = {name: kinect.joint_names[p] for name, p in zip(kinect.joint_names, kinect.parents) if p >= 0}
+    assert parent["Neck"] == "SpineShoulder"
+    for side in ("Left", "Right"):
+        assert parent[f"Thumb{side}"] == f"Wrist{side}" and parent[f"HandTip{side}"] == f"Hand{side}"
 
 
 def test_joint_mapping_matches_joints_by_meaning_across_layouts():
@@ -65,7 +75,7 @@ def test_dict_round_trip_and_registry_rules():
     register_layout(layout)
     register_layout(JointLayout.from_dict(layout.to_dict()))  # the same definition again is fine
     other = layout_from_hierarchy("test_round_trip", ["Hips", "LeftUpLeg"], [-1, 0])
-    with pytest.raises(ValueError, match="already registered as 'test_round_trip'"):
+    with pytest.raises(ValueError, match="layout 'test_round_trip': a different layout is already registered"):
         register_layout(other)
     del LAYOUTS["test_round_trip"]
 

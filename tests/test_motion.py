@@ -3,14 +3,16 @@
 Every fixture is written into ``tmp_path`` by the test that uses it.
 """
 
+import dataclasses
 import json
+import re
 
 import bvhio
 import numpy as np
 import pytest
 from motion_files import ROT6, layout_bvh, mvnx_motion, mvnx_text, write_bvh
 
-from eai_llm.layouts import get_layout
+from eai_llm.layouts import LAYOUTS, get_layout
 from eai_llm.motion import (
     MotionFileError,
     read_array,
@@ -187,6 +189,13 @@ def test_bvh_bad_files_raise_naming_file_and_field(tmp_path, edit, field):
         read_bvh(path)
 
 
+def test_bvh_joint_named_twice_names_the_file(tmp_path):
+    joints = [("A", None, (0, 0, 0), ROT6), ("B", "A", (0, 10, 0), ROT6), ("B", "A", (0, -10, 0), ROT6)]
+    path = write_bvh(tmp_path / "twice.bvh", joints, np.zeros((2, 18)))
+    with pytest.raises(MotionFileError, match=r"twice\.bvh: field 'HIERARCHY' names joints \['B'\] more than once"):
+        read_bvh(path)
+
+
 def test_bvh_windows_line_endings(tmp_path):
     text = small_bvh_text(tmp_path)
     crlf = tmp_path / "crlf.bvh"
@@ -254,6 +263,14 @@ def test_kinect_timestamps_in_other_units_rejected(tmp_path):
         read_kinect_v2(path)
 
 
+def test_kinect_units_and_up_axis_come_from_the_registered_layout(tmp_path, monkeypatch):
+    xyz = kinect_frames()
+    path = tmp_path / "k75.txt"
+    path.write_text("\n".join(" ".join(f"{v:.6f}" for v in frame.ravel()) for frame in xyz))
+    monkeypatch.setitem(LAYOUTS, "kinect_v2", dataclasses.replace(get_layout("kinect_v2"), units="cm", up_axis="z"))
+    np.testing.assert_allclose(read_kinect_v2(path).positions, z_up_to_y_up(xyz * 0.01), atol=1e-6)
+
+
 def test_kinect_bad_column_count(tmp_path):
     path = tmp_path / "k.txt"
     path.write_text("\n".join(" ".join(["0.5"] * 74) for _ in range(3)))
@@ -305,6 +322,21 @@ def test_mvnx_bad_segments_and_xml(tmp_path):
         read_mvnx(path)
 
 
+def test_mvnx_value_that_is_not_a_number_names_the_file_and_field(tmp_path):
+    positions, quaternions = mvnx_motion()
+    path = tmp_path / "take.mvnx"
+    path.write_text(re.sub(r"<position>[^ <]+", "<position>n/a", mvnx_text(positions, quaternions)))
+    with pytest.raises(MotionFileError, match=r"take\.mvnx: field 'position' has a value that is not a number"):
+        read_mvnx(path)
+
+
+def test_mvnx_orientations_are_read_only_for_end_points(tmp_path):
+    positions, quaternions = mvnx_motion()
+    path = tmp_path / "take.mvnx"
+    path.write_text(re.sub(r"<orientation>[^ <]+", "<orientation>bad", mvnx_text(positions, quaternions, points=False)))
+    np.testing.assert_allclose(read_mvnx(path).positions, z_up_to_y_up(positions), atol=1e-6)
+
+
 def test_xsens_csv(tmp_path):
     positions = np.random.default_rng(5).uniform(-1, 1, (4, 23, 3)).round(5)
     segments = list(get_layout("xsens_mvn23").joint_names)
@@ -345,6 +377,18 @@ def test_npy_and_npz(tmp_path):
     custom = get_layout("kinect_v2").to_dict() | {"name": "my_kinect"}
     np.savez(tmp_path / "custom.npz", positions=positions, fps=25.0, layout=json.dumps(custom))
     assert read_array(tmp_path / "custom.npz").layout.name == "my_kinect"
+
+
+@pytest.mark.parametrize("layout, found", [
+    ("{not json", "is not a valid layout definition"),
+    (json.dumps({"name": "x", "joint_names": ["a"]}), r"is not a valid layout definition \(layout dict has fields"),
+    (json.dumps(get_layout("kinect_v2").to_dict() | {"name": "my_kinect", "parents": [0] * 25}),
+     r"is not a valid layout definition \(layout 'my_kinect': field 'parents' must hold exactly one root"),
+])
+def test_npz_with_a_bad_layout_entry_names_the_file(tmp_path, layout, found):
+    np.savez(tmp_path / "clip.npz", positions=np.zeros((5, 25, 3)), fps=25.0, layout=layout)
+    with pytest.raises(MotionFileError, match=rf"clip\.npz: field 'layout' {found}"):
+        read_array(tmp_path / "clip.npz")
 
 
 def test_wrong_joint_count_and_unknown_layout(tmp_path):
@@ -397,6 +441,18 @@ def test_repair_rejects_long_gaps_and_mostly_missing():
     positions[1, 1, 1] = np.nan
     with pytest.raises(MotionFileError, match=r"field 'positions' has missing values in 6 of 10 frames"):
         repair_missing(positions, fps=30, source="clip")
+
+
+@pytest.mark.parametrize("fps, max_gap_seconds, allowed", [(10, 0.5, 5), (100, 0.29, 29)])
+def test_repair_gap_limit_is_inclusive(fps, max_gap_seconds, allowed):
+    positions = np.tile(np.arange(80.0)[:, None, None], (1, 2, 3))  # linear in time: repairs are exact
+    holed = positions.copy()
+    holed[10:10 + allowed, 1] = np.nan
+    np.testing.assert_allclose(repair_missing(holed, fps, "clip", max_gap_seconds), positions)
+    holed[10 + allowed, 1] = np.nan
+    with pytest.raises(MotionFileError, match=rf"clip: field 'positions' has missing values in frames "
+                                              rf"10-{10 + allowed} .*\({allowed} frames at {fps} fps\)"):
+        repair_missing(holed, fps, "clip", max_gap_seconds)
 
 
 @pytest.mark.parametrize("frames, text", [(0, "0 frames"), (1, "1 frame")])

@@ -19,10 +19,11 @@ def walking_clip(frames: int, layout: str, seed: int = 0) -> np.ndarray:
     return (pose + wobble + drift + [0.0, 1.0, 0.0]).astype(np.float32)
 
 
-def normalised(clip: np.ndarray, layout: str) -> np.ndarray:
-    """The processor's documented normalisation, written out independently."""
+def normalised(frames: np.ndarray, layout: str) -> np.ndarray:
+    """The processor's documented normalisation of a clip's real (already resampled) frames, written out
+    independently: centred on the first frame's root, divided by the median largest joint-to-root distance."""
     root = get_layout(layout).root_index
-    centred = clip - clip[0, root]
+    centred = frames - frames[0, root]
     size = np.median(np.linalg.norm(centred - centred[:, root:root + 1], axis=-1).max(axis=1))
     return centred / size
 
@@ -67,15 +68,14 @@ def test_long_clips_are_downsampled_by_linear_interpolation_over_the_whole_clip(
     frames = 127  # maps output frame k to input frame 2k exactly
     clip = walking_clip(frames, "kinect_v2")
     out = processor(clip, "kinect_v2", return_tensors="np")["skeleton_values"][0, :, :, :25].transpose(1, 2, 0)
-    np.testing.assert_allclose(out, normalised(clip, "kinect_v2")[::2], rtol=1e-5, atol=1e-6)
-    # in between input frames the value is the linear blend of its two neighbours
+    np.testing.assert_allclose(out, normalised(clip[::2], "kinect_v2"), rtol=1e-5, atol=1e-6)
+    # in between input frames the value is the linear blend of its two neighbours, then normalised
     uneven = walking_clip(100, "kinect_v2")
     out = processor(uneven, "kinect_v2", return_tensors="np")["skeleton_values"][0, :, :, :25].transpose(1, 2, 0)
-    where = 10 * 99 / 63
-    low = int(where)
-    reference = normalised(uneven, "kinect_v2")
-    expected = reference[low] + (where - low) * (reference[low + 1] - reference[low])
-    np.testing.assert_allclose(out[10], expected, rtol=1e-4, atol=1e-5)
+    times = np.arange(64) * 99 / 63
+    resampled = np.stack([[np.interp(times, np.arange(100), uneven[:, j, d]) for d in range(3)]
+                          for j in range(25)]).transpose(2, 0, 1)
+    np.testing.assert_allclose(out, normalised(resampled, "kinect_v2"), rtol=1e-4, atol=1e-5)
 
 
 def test_short_clips_are_padded_by_repeating_the_clip_or_with_zeros():
@@ -107,6 +107,19 @@ def test_save_and_load_carries_custom_layouts(tmp_path):
     np.testing.assert_array_equal(loaded(clip, "test_processor_bvh")["skeleton_values"],
                                   processor(clip, "test_processor_bvh")["skeleton_values"])
     del LAYOUTS["test_processor_bvh"]
+
+
+def test_loading_a_processor_whose_layout_name_is_taken_by_another_skeleton_fails(tmp_path):
+    saved = layout_from_hierarchy("test_processor_clash", ["Hips", "Spine", "Head"], [-1, 0, 1])
+    SkeletonProcessor(layouts=[saved.to_dict()]).save_pretrained(tmp_path)
+    LAYOUTS["test_processor_clash"] = layout_from_hierarchy("test_processor_clash", ["Hips", "LeftUpLeg"], [-1, 0])
+    try:
+        with pytest.raises(ValueError, match="layout 'test_processor_clash': a different layout is already "
+                                             r"registered under this name \(differing in \['joint_names', 'parents', "
+                                             r"'canonical', 'body_parts'\]\)"):
+            SkeletonProcessor.from_pretrained(tmp_path)
+    finally:
+        del LAYOUTS["test_processor_clash"]
 
 
 @pytest.mark.parametrize("clip, layout, message", [
