@@ -59,11 +59,14 @@ class OpenCLIPTextEncoder(nn.Module):
         super().__init__()
         import open_clip
 
-        try:
-            model = open_clip.create_model(name, pretrained=pretrained)
-        except Exception as err:  # open_clip raises several kinds when a tag cannot be fetched
-            raise OSError(f"open_clip model {name!r} with pretrained={pretrained!r} could not be loaded: tags "
-                          f"download from the Hub; offline, pass a local checkpoint path ({err})") from None
+        if pretrained is None:  # random weights (tests, or training the text side elsewhere)
+            model = open_clip.create_model(name)
+        else:
+            try:
+                model = open_clip.create_model(name, pretrained=pretrained)
+            except Exception as err:  # open_clip raises several kinds when a tag cannot be fetched
+                raise OSError(f"open_clip model {name!r} with pretrained={pretrained!r} could not be loaded: tags "
+                              f"download from the Hub; offline, pass a local checkpoint path ({err})") from None
         self.model = model.eval()
         self.tokenizer = open_clip.get_tokenizer(name)
         self.dim = model.text_projection.shape[1]

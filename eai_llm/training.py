@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from datasets import DatasetDict, concatenate_datasets
 from transformers import Trainer, TrainingArguments, set_seed
 
 from .alignment import (LabelVocabulary, SkeletonCollator, SkeletonTextAlignment, accuracy_by_corpus, predict,
@@ -50,7 +51,7 @@ class AlignSettings:
 
 @dataclass
 class TrainConfig:
-    corpus: str
+    corpus: str | list[str]  # one corpus folder, or several to train on together (e.g. Emilya, KDAE, EGBM)
     output_dir: str
     seed: int = 0
     corpora: list[str] | None = None  # train on these corpora of the corpus only
@@ -87,7 +88,7 @@ def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncode
     ``<output_dir>/encoder`` (encoder + processor, ``from_pretrained``-ready) and ``metrics.json``;
     separate training writes ``<output_dir>/encoder-<corpus>`` per corpus. Returns the (last) encoder
     and the test accuracy per corpus."""
-    corpus = corpus if corpus is not None else load_corpus(config.corpus)
+    corpus = corpus if corpus is not None else load_corpora(config.corpus)
     if config.corpora:
         missing = sorted(set(config.corpora) - set(corpus["train"]["corpus"]))
         if missing:
@@ -110,6 +111,17 @@ def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncode
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "metrics-align.json").write_text(json.dumps(metrics, indent=2))
     return encoder, metrics
+
+
+def load_corpora(paths: str | list[str]) -> DatasetDict:
+    """One corpus folder, or several concatenated with their labels re-encoded over the union of
+    their label names (each corpus keeps its own spellings; training merges synonyms)."""
+    parts = [load_corpus(path) for path in ([paths] if isinstance(paths, str) else paths)]
+    if len(parts) == 1:
+        return parts[0]
+    names = sorted(set().union(*(part["train"].features["label"].names for part in parts)))
+    aligned = [part.align_labels_with_mapping({n: i for i, n in enumerate(names)}, "label") for part in parts]
+    return DatasetDict({split: concatenate_datasets([part[split] for part in aligned]) for split in ("train", "test")})
 
 
 def _weighted_overall(scores: dict[str, float], test_corpora) -> float:

@@ -1,5 +1,6 @@
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,51 @@ def test_stage_one_trains_saves_and_reports_per_corpus(tmp_path):
     _, separate = train_alignment(config)
     assert {p.name for p in (tmp_path / "out").iterdir()} >= {"encoder-emilya", "encoder-kdae", "encoder-egbm"}
     assert set(separate["accuracy"]) == {"emilya", "kdae", "egbm", "overall", "train_clips_per_second"}
+
+
+def tiny_clip_config(folder):
+    """Register a tiny random CLIP architecture with open_clip (the real ViT-L-14 is 430M parameters)."""
+    import open_clip
+
+    (folder / "eai-tiny-clip.json").write_text(json.dumps({
+        "embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 16},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}))
+    open_clip.add_model_config(folder)
+    return "eai-tiny-clip"
+
+
+def test_open_clip_text_encoder_embeds_prompts_and_explains_a_missing_checkpoint(tmp_path):
+    name = tiny_clip_config(tmp_path)
+    torch.manual_seed(0)
+    encoder = load_text_encoder("open_clip", name=name, pretrained=None)
+    features = encoder([label_prompt("anger"), label_prompt("fear")])
+    assert features.shape == (2, 16) and encoder.dim == 16
+    torch.testing.assert_close(features.norm(dim=-1), torch.ones(2))
+    with pytest.raises(OSError, match="pass a local checkpoint path"):
+        load_text_encoder("open_clip", name=name, pretrained=str(tmp_path / "missing.pt"))
+
+
+def test_several_corpus_folders_load_as_one_with_a_union_label_set(tmp_path):
+    from eai_llm.training import load_corpora
+
+    for corpus, seed in (("emilya", 0), ("kdae", 1)):
+        rows = [clip.to_row() for clip in generate_clips(corpus, 16, seed=seed)]
+        names = sorted({r["label"] for r in rows})
+        save_corpus(build_corpus(lambda rows=rows: iter(rows), names), [get_layout(rows[0]["layout"])],
+                    tmp_path / corpus)
+    merged = load_corpora([str(tmp_path / "emilya"), str(tmp_path / "kdae")])
+    names = merged["train"].features["label"].names
+    assert "joy" in names and "happiness" in names and "disgust" in names and "shame" in names
+    for split in ("train", "test"):
+        for row in merged[split].select_columns(["corpus", "label"]):
+            label = names[row["label"]]
+            expected = {"emilya": {"anger", "anxiety", "fear", "joy", "neutral", "panic", "sadness", "shame"},
+                        "kdae": {"anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"}}
+            assert label in expected[row["corpus"]]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")))
+def test_shipped_configs_load(path):
+    config = load_config(path)
+    assert config.align.loss in ("ce", "se", "st") and config.num_frames == 64
+    EAISkeletonConfig(**config.encoder)  # encoder fields are valid
