@@ -102,8 +102,15 @@ def main(argv=None):
     parser.add_argument("--config", default="configs/demo.yaml")
     parser.add_argument("--real", type=Path, help="folder of the Bandai-Namco subset (BVH + licence)")
     parser.add_argument("--skip-synthetic", action="store_true", help="only the --real benchmark")
+    parser.add_argument("--epochs", type=int, help="train this many epochs (warm-up and decay epochs scaled)")
     args = parser.parse_args(argv)
     config = load_config(args.config)
+    if args.epochs:
+        ratio = args.epochs / config.align.epochs
+        config.align.epochs = args.epochs
+        config.align.warmup_epochs = max(1, round(config.align.warmup_epochs * ratio))
+        config.align.decay_epochs = [round(e * ratio) for e in config.align.decay_epochs]
+    print(f"stage-1 settings: {config.align}")
     with tempfile.TemporaryDirectory(prefix="eai-bench-") as workdir:
         if not args.skip_synthetic:
             synthetic_table(config, Path(workdir))
