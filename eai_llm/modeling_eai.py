@@ -188,11 +188,11 @@ class EAISkeletonEncoder(EAIPreTrainedModel):
         self.spatial_head = nn.Conv1d(width, dim, 1)
         self.temporal_head = nn.Conv1d(width, dim, 1)
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(dim, max(len(config.id2label), 1))
+        self.classifier = nn.Linear(dim, len(config.id2label))
         self.post_init()
 
     def forward(self, skeleton_values: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor,
-                layout_ids: torch.Tensor, **kwargs) -> EAISkeletonEncoderOutput:
+                layout_ids: torch.Tensor) -> EAISkeletonEncoderOutput:
         """
         Args:
             skeleton_values: ``(B, 3, T, V)`` from ``SkeletonProcessor``.

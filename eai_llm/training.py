@@ -146,7 +146,7 @@ def _train_one(config: TrainConfig, corpus, save_dir: Path) -> tuple[EAISkeleton
     collator = SkeletonCollator(processor, vocabulary, train.features["label"].names)
 
     args = TrainingArguments(
-        output_dir=str(save_dir / "trainer"), per_device_train_batch_size=align.batch_size,
+        output_dir=str(save_dir), per_device_train_batch_size=align.batch_size,
         num_train_epochs=align.epochs, save_strategy="no", report_to="none", remove_unused_columns=False,
         dataloader_pin_memory=torch.cuda.is_available(), logging_steps=10, seed=config.seed,
         disable_tqdm=False)

@@ -146,6 +146,8 @@ def test_stage_one_trains_saves_and_reports_per_corpus(tmp_path):
     assert set(metrics["accuracy"]) == {"emilya", "kdae", "egbm", "overall", "train_clips_per_second"}
     assert all(0.0 <= metrics["accuracy"][k] <= 1.0 for k in ("emilya", "kdae", "egbm", "overall"))
     saved = tmp_path / "out" / "encoder"
+    assert sorted(p.name for p in saved.iterdir()) == ["config.json", "metrics.json", "model.safetensors",
+                                                      "preprocessor_config.json"]
     loaded = EAISkeletonEncoder.from_pretrained(saved)
     processor = SkeletonProcessor.from_pretrained(saved)
     assert loaded.config.token_dim == 384 and set(loaded.config.corpus_labels) == {"emilya", "kdae", "egbm"}
