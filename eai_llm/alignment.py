@@ -4,6 +4,11 @@
 ``L_se = L_ce + L_con(z_g, z_text)``                                   (eq. 6)
 ``L_st = L_ce + ½ (L_con(pool(z_s), z_text) + L_con(pool(z_t), z_text))``  (eq. 5)
 
+As DESIGN.md reads eq. 5, the spatial and temporal tokens are pooled (masked mean) to one vector each
+before the contrastive loss. The token heads are 1x1 convolutions, so each pooled vector is a linear
+map of the same pooled feature ``z_g`` is made from: L_st aligns two more linear views of it and
+pushes no single token towards the text. A per-token variant is left for later.
+
 ``L_con`` is the symmetric KL contrastive loss with a multi-positive target (eq. 4): within a batch,
 every skeleton whose label equals a text's label is a positive for it. ``z_text`` comes from a frozen
 text encoder over "This is a/an [label] person." and is computed once per label. When several
@@ -47,6 +52,11 @@ def contrastive_kl_loss(skeleton: torch.Tensor, text: torch.Tensor, labels: torc
     return (skeleton_to_text + text_to_skeleton) / 2
 
 
+def mask_to_corpus(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """``(B, L)`` logits with the labels a sample's corpus lacks (``allowed`` False) set to the lowest value."""
+    return logits.masked_fill(~allowed, torch.finfo(logits.dtype).min)
+
+
 def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """``(B, N, D)`` tokens, ``(B, N)`` mask → ``(B, D)`` mean over the real tokens."""
     mask = mask.to(tokens.dtype).unsqueeze(-1)
@@ -77,7 +87,7 @@ class SkeletonTextAlignment(nn.Module):
 
     def forward(self, skeleton_values, joint_mask, frame_mask, layout_ids, labels, corpus_ids) -> dict:
         out = self.encoder(skeleton_values, joint_mask, frame_mask, layout_ids)
-        logits = out.logits.masked_fill(~self.corpus_label_mask[corpus_ids], torch.finfo(out.logits.dtype).min)
+        logits = mask_to_corpus(out.logits, self.corpus_label_mask[corpus_ids])
         loss = F.cross_entropy(logits, labels)
         scale = self.logit_scale.exp().clamp(max=100)
         text = self.text_features[labels]
@@ -117,11 +127,6 @@ class LabelVocabulary:
         for corpus, label in zip(meta["corpus"], meta["label"]):
             corpus_labels.setdefault(corpus, set()).add(names[label])
         return cls(names, {c: sorted(labels) for c, labels in corpus_labels.items()})
-
-    @classmethod
-    def from_config(cls, config) -> "LabelVocabulary":
-        """The vocabulary a trained encoder was built with (``id2label`` and ``corpus_labels``)."""
-        return cls([config.id2label[i] for i in range(len(config.id2label))], config.corpus_labels)
 
     def id_of(self, label: str) -> int:
         merged = merged_label(label)
@@ -177,7 +182,7 @@ def predict(encoder: EAISkeletonEncoder, collator: SkeletonCollator, split, batc
         batch = collator(items)
         logits = encoder(**{k: batch[k].to(device) for k in SkeletonProcessor.model_input_names}).logits
         allowed = collator.vocabulary.corpus_label_mask.to(device)[batch["corpus_ids"].to(device)]
-        predictions.append(logits.masked_fill(~allowed, torch.finfo(logits.dtype).min).argmax(-1).cpu())
+        predictions.append(mask_to_corpus(logits, allowed).argmax(-1).cpu())
         labels.append(batch["labels"])
         corpora += [str(item["corpus"]) for item in items]
     return {"labels": torch.cat(labels).numpy(), "predictions": torch.cat(predictions).numpy(), "corpora": corpora}

@@ -63,6 +63,9 @@ class EAISkeletonConfig(PreTrainedConfig):
         if any(c <= 0 or c % 4 for c in self.block_channels):
             raise ValueError(f"EAISkeletonConfig: 'block_channels' {self.block_channels} must be multiples of 4 "
                              "(four temporal branches)")
+        if self.temporal_kernel_size < 1 or self.temporal_kernel_size % 2 == 0:
+            raise ValueError(f"EAISkeletonConfig: 'temporal_kernel_size' is {self.temporal_kernel_size}, expected an "
+                             "odd number (the temporal convolutions keep the frame count)")
         if self.token_dim < 1:
             raise ValueError(f"EAISkeletonConfig: 'token_dim' is {self.token_dim}, expected a positive width")
 

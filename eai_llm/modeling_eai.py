@@ -12,8 +12,14 @@ with the paper's multi-granularity skeleton tokenizer (MGST, §3.1) and unified-
         logits          = Linear(dropout(z_g))                                (B, num_labels)
 
 Every layout has its own graph (padded to ``V = max_joints``); padded joints get no edges, their
-features are kept at zero after every block and they never enter a pooled value, so a real clip's
-tokens do not depend on how wide the batch is padded.
+features are kept at zero after every block and they never enter a pooled value, so in eval mode a
+real clip's tokens do not depend on how wide the batch is padded. Two limits, by design of the
+CTR-GCN blocks: in training mode BatchNorm statistics include padded joints; and padded *frames*
+are data to the temporal convolutions and the topology refinement (as in CTR-GCN's repeat
+padding) — the frame mask keeps them out of pooling and of the temporal-token mask only.
+
+With linear (1x1) token heads, pooling the spatial or temporal tokens (as L_st does, see
+``alignment.py``) equals a linear map of the pooled block output, the same feature ``z_g`` sees.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Training configuration (YAML) and stage 1 (skeleton–language alignment) with the HF Trainer.
 
 The Trainer runs stage 1 as it runs stage 2: accelerate underneath (one GPU, several with
-``accelerate launch``, or the CPU), progress, logging and checkpoints for free. The optimizer and
-schedule are the paper's: SGD with momentum, linear warm-up, ×0.1 steps.
+``accelerate launch``, or the CPU), progress and logging for free. The optimizer and schedule are
+the paper's: SGD with momentum, linear warm-up, ×0.1 steps. The encoder is saved with
+``save_pretrained`` at the end (no intermediate checkpoints of the training wrapper).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from accelerate import PartialState
 from datasets import DatasetDict, concatenate_datasets
 from transformers import Trainer, TrainingArguments, set_seed
 
@@ -47,6 +49,7 @@ class AlignSettings:
     decay_epochs: list[int] = field(default_factory=lambda: [20, 26])
     temperature: float = 0.07
     learn_temperature: bool = True
+    max_grad_norm: float = 1.0  # ours (the Trainer's default); the paper gives none, 0 disables clipping
 
 
 @dataclass
@@ -108,8 +111,9 @@ def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncode
         metrics["overall"] = _weighted_overall(metrics, corpus["test"]["corpus"])
         metrics["train_clips_per_second"] = sum(speeds) / len(speeds)
     metrics = {"loss": config.align.loss, "joint": config.align.joint, "accuracy": metrics}
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "metrics-align.json").write_text(json.dumps(metrics, indent=2))
+    if PartialState().is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "metrics-align.json").write_text(json.dumps(metrics, indent=2))
     return encoder, metrics
 
 
@@ -149,6 +153,7 @@ def _train_one(config: TrainConfig, corpus, save_dir: Path) -> tuple[EAISkeleton
         output_dir=str(save_dir), per_device_train_batch_size=align.batch_size,
         num_train_epochs=align.epochs, save_strategy="no", report_to="none", remove_unused_columns=False,
         dataloader_pin_memory=torch.cuda.is_available(), logging_steps=10, seed=config.seed,
+        max_grad_norm=align.max_grad_norm,
         disable_tqdm=False)
     steps_per_epoch = math.ceil(len(train) / (align.batch_size * args.world_size))
     optimizer = torch.optim.SGD(module.parameters(), lr=align.learning_rate, momentum=align.momentum,

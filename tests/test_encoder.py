@@ -109,6 +109,7 @@ def test_save_and_load_round_trip(tmp_path):
     (dict(block_channels=[8, 16], block_strides=[2, 3]), "not divisible"),
     (dict(block_channels=[8, 6], block_strides=[1, 1]), "multiples of 4"),
     (dict(token_dim=0), "'token_dim' is 0"),
+    (dict(temporal_kernel_size=4), "'temporal_kernel_size' is 4, expected an odd number"),
 ])
 def test_bad_configs_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -126,6 +127,9 @@ def test_bad_batches_are_rejected():
     empty = dict(batch, joint_mask=batch["joint_mask"] * torch.tensor([[1], [0]]))
     with pytest.raises(ValueError, match=r"samples \[1\] have an all-zero joint_mask"):
         encoder(**empty)
+    no_frames = dict(batch, frame_mask=batch["frame_mask"] * torch.tensor([[0], [1]]))
+    with pytest.raises(ValueError, match=r"samples \[0\] have an all-zero joint_mask or frame_mask"):
+        encoder(**no_frames)
     with pytest.raises(ValueError, match="layout_ids has"):
         encoder(**dict(batch, layout_ids=torch.tensor([0, 3])))
     with pytest.raises(ValueError, match=r"expected \(B, 3, 16, 28\)"):
