@@ -98,14 +98,15 @@ def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncode
             raise ValueError(f"corpora {missing} are not in {config.corpus}")
         corpus = corpus.filter(lambda c: c in config.corpora, input_columns="corpus")
     output_dir = Path(config.output_dir)
+    text_encoder = load_text_encoder(**dataclasses.asdict(config.text_encoder))  # once, for every encoder
     if config.align.joint:
-        encoder, metrics = _train_one(config, corpus, output_dir / "encoder")
+        encoder, metrics = _train_one(config, corpus, text_encoder, output_dir / "encoder")
     else:
         metrics = {}
         speeds = []
         for name in sorted(set(corpus["train"]["corpus"])):
             part = corpus.filter(lambda c: c == name, input_columns="corpus")
-            encoder, scores = _train_one(config, part, output_dir / f"encoder-{name}")
+            encoder, scores = _train_one(config, part, text_encoder, output_dir / f"encoder-{name}")
             metrics[name] = scores[name]
             speeds.append(scores["train_clips_per_second"])
         metrics["overall"] = _weighted_overall(metrics, corpus["test"]["corpus"])
@@ -133,13 +134,12 @@ def _weighted_overall(scores: dict[str, float], test_corpora) -> float:
     return sum(scores[n] * counts[n] for n in scores) / sum(counts.values())
 
 
-def _train_one(config: TrainConfig, corpus, save_dir: Path) -> tuple[EAISkeletonEncoder, dict]:
+def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tuple[EAISkeletonEncoder, dict]:
     set_seed(config.seed)
     train, test = corpus["train"], corpus["test"]
     vocabulary = LabelVocabulary.from_split(train)
     layouts = sorted(set(train["layout"]) | set(test["layout"]))
     processor = SkeletonProcessor(layouts=layouts, num_frames=config.num_frames)
-    text_encoder = load_text_encoder(**dataclasses.asdict(config.text_encoder))
     text_features = text_encoder(vocabulary.prompts())
     encoder = EAISkeletonEncoder(EAISkeletonConfig(
         layouts=processor.layouts, num_frames=config.num_frames, token_dim=text_features.shape[1],
