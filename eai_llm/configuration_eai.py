@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from huggingface_hub.dataclasses import strict
-from transformers import PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
 
 from .layouts import JointLayout, get_layout
 
@@ -76,3 +77,70 @@ class EAISkeletonConfig(PreTrainedConfig):
     @property
     def num_temporal_tokens(self) -> int:
         return self.num_frames // math.prod(self.block_strides)
+
+
+TOKEN_GRANULARITIES = ("semantic", "spatiotemporal", "all")
+
+
+@strict
+class EAIConfig(PreTrainedConfig):
+    r"""Configuration of :class:`~eai_llm.modeling_eai.EAILlamaForCausalLM`: a skeleton encoder, a linear
+    projector and a Llama-family causal LM (as ``LlavaConfig`` nests its vision and text configs).
+
+    Args:
+        text_config: the LLM's config (``LlamaConfig`` or its dict; ``model_type`` must be ``"llama"``).
+        skeleton_config: the stage-1 encoder's :class:`EAISkeletonConfig` (or its dict); its ``id2label``
+            and ``corpus_labels`` are the model's label vocabulary.
+        token_granularity: which skeleton tokens the LLM sees (paper §3.1, Table 3): ``"semantic"`` (the
+            global token ``z_g``, 1 token), ``"spatiotemporal"`` (``V_max`` joint tokens then ``T'``
+            temporal tokens) or ``"all"`` (semantic, then spatial, then temporal).
+        skeleton_token_id: id of the ``<skeleton>`` placeholder token in the LLM's vocabulary; the
+            processor writes it ``num_skeleton_tokens`` times per clip.
+    """
+
+    model_type = "eai_llm"
+    sub_configs_defaults = {
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama"),
+        "skeleton_config": SubConfigSpec(config_class=EAISkeletonConfig),
+    }
+
+    text_config: dict | PreTrainedConfig | None = None
+    skeleton_config: dict | PreTrainedConfig | None = None
+    token_granularity: str = "all"
+    skeleton_token_id: int = 0
+    tie_word_embeddings: bool = False
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.text_config.model_type != "llama":
+            raise ValueError(f"EAIConfig: 'text_config' is a {self.text_config.model_type!r} model, expected a "
+                             "Llama-family LLM (model_type 'llama': LLaMA, Llama 2/3, Vicuna, SmolLM2, ...)")
+        if self.token_granularity not in TOKEN_GRANULARITIES:
+            raise ValueError(f"EAIConfig: 'token_granularity' is {self.token_granularity!r}, expected one of "
+                             f"{list(TOKEN_GRANULARITIES)}")
+        if not 0 <= self.skeleton_token_id < self.text_config.vocab_size:
+            raise ValueError(f"EAIConfig: 'skeleton_token_id' is {self.skeleton_token_id}, expected an id in the "
+                             f"LLM's vocabulary [0, {self.text_config.vocab_size})")
+        self.tie_word_embeddings = self.tie_word_embeddings or self.text_config.tie_word_embeddings
+
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs) -> "EAIConfig":
+        """As ``PreTrainedConfig.from_dict``, but a config of another model type (a stage-1 encoder, a bare
+        LLM) is an error instead of a warning and a default-sized model."""
+        model_type = config_dict.get("model_type")
+        if model_type is not None and model_type != cls.model_type:
+            raise ValueError(f"EAIConfig: field 'model_type' is {model_type!r}, expected {cls.model_type!r} (a folder "
+                             "written by train.py stage 2, <output_dir>/model)")
+        return super().from_dict(config_dict, **kwargs)
+
+    @property
+    def num_skeleton_tokens(self) -> int:
+        """Skeleton tokens per clip ``N``: 1, ``V_max + T'`` or ``1 + V_max + T'`` by granularity."""
+        spatiotemporal = self.skeleton_config.max_joints + self.skeleton_config.num_temporal_tokens
+        return {"semantic": 1, "spatiotemporal": spatiotemporal, "all": 1 + spatiotemporal}[self.token_granularity]
+
+    @property
+    def labels(self) -> list[str]:
+        """The label vocabulary (merged across corpora), in head order."""
+        id2label = self.skeleton_config.id2label
+        return [id2label[i] for i in sorted(id2label)]

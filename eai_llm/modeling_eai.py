@@ -28,10 +28,11 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel
+from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.utils import ModelOutput
 
-from .configuration_eai import EAISkeletonConfig
+from .configuration_eai import EAIConfig, EAISkeletonConfig
 from .layouts import JointLayout
 
 
@@ -248,3 +249,150 @@ class EAISkeletonEncoder(EAIPreTrainedModel):
         if empty:
             raise ValueError(f"samples {empty} have an all-zero joint_mask or frame_mask, expected at least one "
                              "real joint and frame per sample")
+
+
+@dataclass
+class EAICausalLMOutputWithPast(CausalLMOutputWithPast):
+    r"""Outputs of :class:`EAILlamaForCausalLM`: those of a causal LM, plus
+
+    Args:
+        skeleton_tokens: ``(B, N, H)`` the projected skeleton tokens written into the input embeddings
+            (only when ``skeleton_values`` were given).
+    """
+
+    skeleton_tokens: torch.Tensor | None = None
+
+
+class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
+    r"""EAI-LLM (paper §3.3): the skeleton encoder, one linear projector ``D → H`` and a Llama-family
+    causal LM. The prompt holds ``N = config.num_skeleton_tokens`` ``<skeleton>`` placeholder ids per clip
+    (written by :class:`~eai_llm.processing_eai.EAIProcessor`); their input embeddings are replaced by the
+    clip's projected skeleton tokens, in the order semantic, spatial (``V_max`` joints), temporal (``T'``
+    steps), as selected by ``config.token_granularity``. Padded joints and steps keep their places but
+    the processor's ``attention_mask`` hides them (UST, eq. 1).
+
+    Training choices live outside this class: ``train.py`` freezes the encoder and adds LoRA. One
+    behaviour follows from freezing: while the encoder has no trainable parameter, ``train()`` keeps it
+    in eval mode, so its BatchNorm statistics and dropout stay those of stage 1.
+
+    ``skeleton_encoder`` and ``language_model`` may be passed already built (pretrained), as
+    :meth:`from_parts` does; otherwise they are built from ``config``.
+    """
+
+    config_class = EAIConfig
+    base_model_prefix = ""
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _no_split_modules = ["SkeletonBlock"]
+    _skeleton_inputs = ("skeleton_values", "joint_mask", "frame_mask", "layout_ids")
+
+    def __init__(self, config: EAIConfig, skeleton_encoder: EAISkeletonEncoder | None = None,
+                 language_model: PreTrainedModel | None = None):
+        super().__init__(config)
+        self.skeleton_encoder = skeleton_encoder or EAISkeletonEncoder(config.skeleton_config)
+        self.projector = nn.Linear(config.skeleton_config.token_dim, config.text_config.hidden_size)
+        self.language_model = language_model or AutoModelForCausalLM.from_config(config.text_config)
+        self.post_init()
+
+    @classmethod
+    def from_parts(cls, language_model: PreTrainedModel, skeleton_encoder: EAISkeletonEncoder,
+                   skeleton_token_id: int, token_granularity: str = "all") -> EAILlamaForCausalLM:
+        """Assemble a model for stage 2 from a pretrained Llama-family LLM whose vocabulary already has the
+        ``<skeleton>`` token, a stage-1 encoder and a freshly initialised projector."""
+        attention = language_model.config._attn_implementation
+        config = EAIConfig(text_config=language_model.config, skeleton_config=skeleton_encoder.config,
+                           token_granularity=token_granularity, skeleton_token_id=skeleton_token_id)
+        config._attn_implementation = attention  # nesting the text config reset it; this sets it on all configs
+        config.auto_map = {"AutoModel": "modeling_eai.EAILlamaForCausalLM"}  # save_pretrained adds AutoConfig and
+        # AutoModelForCausalLM (registered when eai_llm is imported)
+        return cls(config, skeleton_encoder=skeleton_encoder, language_model=language_model)
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.language_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module):
+        self.language_model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.language_model.get_output_embeddings()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if not any(p.requires_grad for p in self.skeleton_encoder.parameters()):
+            self.skeleton_encoder.eval()
+        return self
+
+    def get_skeleton_tokens(self, skeleton_values: torch.Tensor, joint_mask: torch.Tensor,
+                            frame_mask: torch.Tensor, layout_ids: torch.Tensor) -> torch.Tensor:
+        """Skeleton inputs (see :class:`EAISkeletonEncoder`) → projected tokens ``(B, N, H)``."""
+        encoded = self.skeleton_encoder(skeleton_values.to(self.projector.weight.dtype), joint_mask, frame_mask,
+                                        layout_ids)
+        semantic = [encoded.semantic_token[:, None]]
+        spatiotemporal = [encoded.spatial_tokens, encoded.temporal_tokens]
+        parts = {"semantic": semantic, "spatiotemporal": spatiotemporal,
+                 "all": semantic + spatiotemporal}[self.config.token_granularity]
+        return self.projector(torch.cat(parts, dim=1))
+
+    def forward(self, input_ids: torch.LongTensor | None = None, skeleton_values: torch.Tensor | None = None,
+                joint_mask: torch.Tensor | None = None, frame_mask: torch.Tensor | None = None,
+                layout_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                position_ids: torch.LongTensor | None = None, cache=None, inputs_embeds: torch.Tensor | None = None,
+                labels: torch.LongTensor | None = None, use_cache: bool | None = None,
+                logits_to_keep: int | torch.Tensor = 0, **kwargs) -> EAICausalLMOutputWithPast:
+        r"""
+        Args:
+            input_ids: ``(B, L)`` prompt ids with ``N`` ``<skeleton>`` ids per clip (from ``EAIProcessor``).
+            skeleton_values, joint_mask, frame_mask, layout_ids: ``(B, 3, T, V)``, ``(B, V)``, ``(B, T)``,
+                ``(B,)`` from the processor; needed whenever ``input_ids`` hold placeholders (the first
+                generation step; later steps read the skeleton from the cache).
+            attention_mask: ``(B, L)`` 1 for tokens to attend to; 0 for padding and padded skeleton tokens.
+            labels: ``(B, L)`` target ids, -100 where no loss is taken; forced to -100 on placeholders.
+            cache, position_ids, use_cache, logits_to_keep: as for the LLM.
+        """
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("EAILlamaForCausalLM: pass exactly one of input_ids and inputs_embeds")
+        skeleton_tokens = None
+        if input_ids is not None:
+            placeholders = input_ids == self.config.skeleton_token_id
+            inputs_embeds = self.get_input_embeddings()(input_ids)
+            if skeleton_values is not None:
+                skeleton_tokens = self.get_skeleton_tokens(skeleton_values, joint_mask, frame_mask, layout_ids)
+                self._check_placeholders(placeholders, skeleton_tokens.shape[:2])
+                inputs_embeds = inputs_embeds.masked_scatter(placeholders[..., None],
+                                                             skeleton_tokens.to(inputs_embeds.dtype))
+                if labels is not None:
+                    labels = labels.masked_fill(placeholders, -100)
+            elif placeholders.any():
+                raise ValueError(f"EAILlamaForCausalLM: input_ids hold {int(placeholders.sum())} <skeleton> "
+                                 "placeholders but no skeleton_values were given")
+        elif skeleton_values is not None:
+            raise ValueError("EAILlamaForCausalLM: skeleton_values need input_ids to locate the <skeleton> "
+                             "placeholders (inputs_embeds were given)")
+        outputs = self.language_model(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+                                      position_ids=position_ids, cache=cache, labels=labels, use_cache=use_cache,
+                                      logits_to_keep=logits_to_keep, **kwargs)
+        return EAICausalLMOutputWithPast(loss=outputs.loss, logits=outputs.logits, cache=outputs.cache,
+                                         hidden_states=outputs.hidden_states, attentions=outputs.attentions,
+                                         skeleton_tokens=skeleton_tokens)
+
+    def _check_placeholders(self, placeholders: torch.Tensor, tokens_shape: torch.Size):
+        clips, per_clip = tokens_shape
+        if placeholders.shape[0] != clips:
+            raise ValueError(f"EAILlamaForCausalLM: {placeholders.shape[0]} prompts but {clips} skeleton clips, "
+                             "expected one clip per prompt")
+        counts = placeholders.sum(1)
+        if bool((counts != per_clip).any()):
+            raise ValueError(f"EAILlamaForCausalLM: prompts hold {counts.tolist()} <skeleton> placeholder tokens, "
+                             f"expected {per_clip} each (token_granularity {self.config.token_granularity!r}); "
+                             "build inputs with EAIProcessor, which expands one '<skeleton>' per prompt")
+
+    def prepare_inputs_for_generation(self, *args, is_first_iteration: bool | None = False, **kwargs):
+        """Skeleton inputs go to the first forward only; later steps read them from the KV cache (or, without
+        a cache, every step recomputes the whole prompt and needs them again)."""
+        skeleton = {key: kwargs.pop(key, None) for key in self._skeleton_inputs}
+        inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
+        if is_first_iteration or not kwargs.get("use_cache", True):
+            inputs.update(skeleton)
+        return inputs

@@ -408,6 +408,21 @@ def select_joints(motion: Motion, layout: JointLayout | str) -> Motion:
     return Motion(positions=motion.positions[:, index], fps=motion.fps, layout=layout, source=motion.source)
 
 
+def to_known_layout(motion: Motion, layouts: list[JointLayout | dict | str]) -> Motion:
+    """The motion in the first of ``layouts`` (layouts, their dicts or registered names) whose joints it
+    has, by name (extra joints dropped, e.g. a BVH read with ``end_sites=True`` → ``kdae24``): how a model
+    takes a file of a skeleton it knows."""
+    have = set(motion.layout.joint_names)
+    resolved = [JointLayout.from_dict(layout) if isinstance(layout, dict) else _resolve_layout(layout, motion.source)
+                for layout in layouts]
+    for layout in resolved:
+        if set(layout.joint_names) <= have:
+            return select_joints(motion, layout)
+    names = [layout.name for layout in resolved]
+    raise _error(motion.source, "joints", f"({motion.layout.num_joints}, layout {motion.layout.name!r}) lack the "
+                 "joints of every known layout", f"the joints of one of {names}")
+
+
 # ------------------------------------------------------------------------------------------ Kinect
 
 _KINECT_JOINTS = 25

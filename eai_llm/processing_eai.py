@@ -1,4 +1,5 @@
-"""Processors: motion clips → padded skeleton tensors (and, later, prompts → token ids).
+"""Processors: motion clips → padded skeleton tensors (``SkeletonProcessor``), and clips + prompts →
+LLM inputs (``EAIProcessor``).
 
 ``SkeletonProcessor`` is to skeleton clips what a tokenizer is to text: it turns a batch of clips
 of any length, frame rate and joint layout into fixed-size, padded arrays with masks:
@@ -25,11 +26,13 @@ Steps, per clip ``(T_in, J, 3)``:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
-from transformers import BatchFeature
+from transformers import AutoTokenizer, BatchFeature, ProcessorMixin
 from transformers.feature_extraction_utils import FeatureExtractionMixin
 
+from .labels import label_prompt, merged_label
 from .layouts import JointLayout, get_layout, register_layout
 
 DEFAULT_LAYOUTS = ("xsens_mvn28", "kdae24", "kinect_v2")
@@ -153,3 +156,173 @@ class SkeletonProcessor(FeatureExtractionMixin):
         from_root = frames - frames[:, root:root + 1]
         size = np.median(np.sqrt((from_root * from_root).sum(axis=-1).max(axis=1)))
         return (frames - frames[0, root]) / max(float(size), 1e-6)
+
+
+SKELETON_TOKEN = "<skeleton>"
+# The paper's two prompts (§3.3); "<Skeleton>" and "</Skeleton>" are plain text around the placeholder.
+RECOGNITION_QUESTION = "<Skeleton> <skeleton> </Skeleton> Can you tell me the emotion of this person?"
+DESCRIPTION_QUESTION = ("<Skeleton> <skeleton> </Skeleton> The emotion of this person is {label}, "
+                        "please tell me some reasons for it.")
+
+
+class EAIProcessor(ProcessorMixin):
+    r"""Clips and prompts → inputs of :class:`~eai_llm.modeling_eai.EAILlamaForCausalLM` (as
+    ``LlavaProcessor`` is to images): a :class:`SkeletonProcessor` and the LLM's tokenizer.
+
+    Each prompt holds one ``<skeleton>`` placeholder, which is expanded to ``N`` placeholder ids
+    (``num_skeleton_tokens``, by ``token_granularity``; the model checks the count). The attention
+    mask is 0 at placeholders of padded joints and padded temporal steps (UST, eq. 1), so padding never
+    takes part in attention, in the first forward or in generation after it.
+
+    Outputs of ``__call__`` (``B`` prompts, ``L`` padded length)::
+
+        input_ids       (B, L)  int64   prompt ids (+ completion ids when ``completions`` are given)
+        attention_mask  (B, L)  int64   0 for padding and padded skeleton tokens
+        labels          (B, L)  int64   completion ids, -100 elsewhere (only with ``completions``)
+        skeleton_values, joint_mask, frame_mask, layout_ids   from SkeletonProcessor (only with clips)
+
+    Args:
+        feature_extractor: the :class:`SkeletonProcessor`.
+        tokenizer: the LLM's tokenizer, with ``<skeleton>`` in its vocabulary as a special token.
+        num_temporal_tokens: ``T'`` of the skeleton encoder (``num_frames / prod(block_strides)``).
+        token_granularity: ``"semantic"``, ``"spatiotemporal"`` or ``"all"``, as the model's config.
+        chat_template: the chat template; defaults to the tokenizer's. Without one, prompts use the
+            paper's ``#Human: ... #Assistant:`` form.
+    """
+
+    def __init__(self, feature_extractor: SkeletonProcessor | None = None, tokenizer=None,
+                 num_temporal_tokens: int = 16, token_granularity: str = "all", chat_template: str | None = None,
+                 **kwargs):
+        if token_granularity not in ("semantic", "spatiotemporal", "all"):
+            raise ValueError(f"EAIProcessor: field 'token_granularity' is {token_granularity!r}, expected "
+                             "'semantic', 'spatiotemporal' or 'all'")
+        if feature_extractor.num_frames % num_temporal_tokens:
+            raise ValueError(f"EAIProcessor: field 'num_temporal_tokens' is {num_temporal_tokens}, expected a divisor "
+                             f"of the skeleton processor's num_frames {feature_extractor.num_frames}")
+        ids = tokenizer.convert_tokens_to_ids([SKELETON_TOKEN])
+        if ids[0] is None or ids[0] == tokenizer.unk_token_id or tokenizer.tokenize(SKELETON_TOKEN) != [SKELETON_TOKEN]:
+            raise ValueError(f"EAIProcessor: the tokenizer has no {SKELETON_TOKEN!r} token, expected it added as a "
+                             f"special token (tokenizer.add_tokens([{SKELETON_TOKEN!r}], special_tokens=True))")
+        self.skeleton_token_id = ids[0]
+        self.num_temporal_tokens = num_temporal_tokens
+        self.token_granularity = token_granularity
+        super().__init__(feature_extractor, tokenizer, chat_template=chat_template or tokenizer.chat_template, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> EAIProcessor:
+        """Load the skeleton processor, the tokenizer and this processor's settings from one folder or Hub repo."""
+        folder = Path(pretrained_model_name_or_path)
+        if folder.is_dir() and not (folder / "processor_config.json").is_file():
+            raise OSError(f"{folder}: no processor_config.json, expected the processor files that "
+                          "EAIProcessor.save_pretrained writes beside the model (train.py and publish.py do)")
+        skeleton = SkeletonProcessor.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        settings, _ = cls.get_processor_dict(pretrained_model_name_or_path, **kwargs)
+        known = ("num_temporal_tokens", "token_granularity")
+        return cls(skeleton, tokenizer, **{k: settings[k] for k in known if k in settings})
+
+    @property
+    def num_skeleton_tokens(self) -> int:
+        """``N``: 1, ``V_max + T'`` or ``1 + V_max + T'`` by granularity, as the model's config."""
+        spatiotemporal = self.feature_extractor.max_joints + self.num_temporal_tokens
+        return {"semantic": 1, "spatiotemporal": spatiotemporal, "all": 1 + spatiotemporal}[self.token_granularity]
+
+    def recognition_prompt(self) -> str:
+        """The paper's recognition prompt, rendered for the LLM."""
+        return self.render_prompt(RECOGNITION_QUESTION)
+
+    def description_prompt(self, label: str) -> str:
+        """The paper's description prompt for ``label`` (its merged name, e.g. ``"happiness"``)."""
+        return self.render_prompt(DESCRIPTION_QUESTION.format(label=merged_label(label)))
+
+    @staticmethod
+    def recognition_answer(label: str) -> str:
+        """The recognition target: ``"This is a/an [adjective] person."``."""
+        return label_prompt(label)
+
+    def render_prompt(self, question: str) -> str:
+        """A user turn and the start of the assistant's: the chat template, or ``#Human: … #Assistant:``."""
+        if not self.chat_template:
+            return f"#Human: {question} #Assistant:"
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                                  add_generation_prompt=True, chat_template=self.chat_template)
+
+    def render_completion(self, answer: str) -> str:
+        """The assistant's answer as the template closes it (end-of-turn token included)."""
+        if not self.chat_template:
+            return f" {answer}{self.tokenizer.eos_token}"
+        prompt = self.render_prompt("x")
+        full = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": "x"}, {"role": "assistant", "content": answer}], tokenize=False,
+            chat_template=self.chat_template)
+        if not full.startswith(prompt):
+            raise ValueError("EAIProcessor: the chat template does not render a conversation as the prompt followed by "
+                             "the answer, expected a template where it does (or pass chat_template)")
+        return full[len(prompt):]
+
+    def __call__(self, text: str | list[str], positions=None, layouts: str | Sequence[str] | None = None,
+                 completions: list[str] | None = None, padding_side: str | None = None,
+                 return_tensors: str | None = "pt") -> BatchFeature:
+        """Tokenize rendered prompts (each with one ``<skeleton>``, or none for text-only prompts when no
+        clips are given) and process their clips (``positions``/``layouts`` as for SkeletonProcessor).
+        ``completions``: the answers to train on (rendered with :meth:`render_completion` here); they set
+        ``labels``. Padding is on the right with completions (training) and on the left without
+        (generation), unless ``padding_side`` says otherwise."""
+        prompts = [text] if isinstance(text, str) else list(text)
+        if not prompts:
+            raise ValueError("EAIProcessor: field 'text' is empty, expected at least one prompt")
+        if completions is not None and len(completions) != len(prompts):
+            raise ValueError(f"EAIProcessor: {len(prompts)} prompts but {len(completions)} completions, "
+                             "expected one completion per prompt")
+        expected = 0 if positions is None else 1
+        for i, prompt in enumerate(prompts):
+            if prompt.count(SKELETON_TOKEN) != expected:
+                raise ValueError(f"EAIProcessor: prompt {i} holds {prompt.count(SKELETON_TOKEN)} {SKELETON_TOKEN!r} "
+                                 f"placeholders, expected {expected} ({'one clip per prompt' if expected else 'no clips given'})")
+        data = {}
+        if positions is not None:
+            data.update(self.feature_extractor(positions, layouts))
+            if len(data["layout_ids"]) != len(prompts):
+                raise ValueError(f"EAIProcessor: {len(prompts)} prompts but {len(data['layout_ids'])} clips, "
+                                 "expected one clip per prompt")
+        expanded = [p.replace(SKELETON_TOKEN, SKELETON_TOKEN * self.num_skeleton_tokens) for p in prompts]
+        add_special = not self.chat_template  # a chat template writes its own BOS where it wants one
+        sequences = self.tokenizer(expanded, add_special_tokens=add_special)["input_ids"]
+        targets = [[-100] * len(ids) for ids in sequences]
+        if completions is not None:
+            answers = self.tokenizer([self.render_completion(c) for c in completions], add_special_tokens=False)
+            sequences = [ids + answer for ids, answer in zip(sequences, answers["input_ids"])]
+            targets = [target + answer for target, answer in zip(targets, answers["input_ids"])]
+        data.update(self._pad(sequences, targets, padding_side or ("right" if completions is not None else "left")))
+        if positions is not None:
+            self._mask_padded_skeleton_tokens(data)
+        if completions is None:
+            data.pop("labels")
+        return BatchFeature(data=data, tensor_type=return_tensors)
+
+    def skeleton_token_mask(self, joint_mask: np.ndarray, frame_mask: np.ndarray) -> np.ndarray:
+        """``(B, V)``, ``(B, T)`` → ``(B, N)``: 1 for skeleton tokens made from real joints or frames, in the
+        model's token order (semantic, spatial, temporal); a temporal step is real if any of its frames is."""
+        batch = joint_mask.shape[0]
+        semantic = np.ones((batch, 1), dtype=np.int64)
+        temporal = frame_mask.reshape(batch, self.num_temporal_tokens, -1).max(-1)
+        parts = {"semantic": [semantic], "spatiotemporal": [joint_mask, temporal],
+                 "all": [semantic, joint_mask, temporal]}[self.token_granularity]
+        return np.concatenate(parts, axis=1).astype(np.int64)
+
+    def _pad(self, sequences: list[list[int]], targets: list[list[int]], side: str) -> dict:
+        if side not in ("left", "right"):
+            raise ValueError(f"EAIProcessor: field 'padding_side' is {side!r}, expected 'left' or 'right'")
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        length = max(len(ids) for ids in sequences)
+        input_ids = np.full((len(sequences), length), pad_id, dtype=np.int64)
+        attention_mask = np.zeros((len(sequences), length), dtype=np.int64)
+        labels = np.full((len(sequences), length), -100, dtype=np.int64)
+        for b, (ids, target) in enumerate(zip(sequences, targets)):
+            where = slice(length - len(ids), length) if side == "left" else slice(0, len(ids))
+            input_ids[b, where], attention_mask[b, where], labels[b, where] = ids, 1, target
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+    def _mask_padded_skeleton_tokens(self, data: dict):
+        placeholders = data["input_ids"] == self.skeleton_token_id
+        data["attention_mask"][placeholders] = self.skeleton_token_mask(data["joint_mask"], data["frame_mask"]).ravel()

@@ -1,0 +1,187 @@
+"""Evaluation of a stage-2 model (paper §4.1) and single-clip explanation.
+
+Two ways to read the recognition answer:
+
+- ``generate`` (the paper's protocol): greedy answer to the recognition prompt; the label is parsed
+  from the text, synonyms and word forms count (``joy``, ``joyful``, ``happy`` are *happiness*); a
+  text with no label or several different labels is an ``Error``.
+- ``score``: the LLM's log-likelihood of each candidate answer ``"This is a/an [label] person."``
+  given the clip, over the labels of the clip's corpus; the best one is the prediction (never an
+  ``Error``), and a softmax over the candidates gives scores.
+
+Descriptions are generated from the description prompt with the true label, as in the paper, and
+compared with the reference descriptions (ROUGE-1/ROUGE-L, BLEU, METEOR; :mod:`eai_llm.text_metrics`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .corpus import clip_positions
+from .inference import generate_answers, score_answers
+from .labels import ADJECTIVES, SYNONYMS, merged_label
+from .modeling_eai import EAILlamaForCausalLM
+from .processing_eai import EAIProcessor
+from .text_metrics import Bleu, Meteor, Rouge
+
+ERROR = "Error"
+
+
+def load_trained(path: str | Path, device: str | torch.device | None = None,
+                 dtype: torch.dtype | None = None) -> tuple[EAILlamaForCausalLM, EAIProcessor]:
+    """A folder written by ``train.py`` (``<output_dir>/model``) → model (eval mode) and processor."""
+    config_file = Path(path) / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{path}: no config.json, expected a model folder written by train.py (<output_dir>/model)")
+    model_type = json.loads(config_file.read_text()).get("model_type")
+    if model_type != "eai_llm":
+        raise ValueError(f"{config_file}: field 'model_type' is {model_type!r}, expected 'eai_llm' (an EAI-LLM model "
+                         "folder, not a stage-1 encoder or a bare LLM)")
+    model = EAILlamaForCausalLM.from_pretrained(path, dtype=dtype).to(device or "cpu").eval()
+    return model, EAIProcessor.from_pretrained(path)
+
+
+def label_forms(label: str) -> set[str]:
+    """Words that name ``label``: its merged name, adjective and synonyms (``happiness``: happiness, happy,
+    joy, joyful)."""
+    canonical = merged_label(label)
+    forms = {canonical, ADJECTIVES.get(canonical, canonical)}
+    return forms | {word for word, target in SYNONYMS.items() if target == canonical}
+
+
+def parse_label(text: str, labels: list[str]) -> str:
+    """The one label of ``labels`` that ``text`` names, else ``ERROR`` (none, or several different ones)."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    found = {merged_label(label) for label in labels if label_forms(label) & words}
+    return found.pop() if len(found) == 1 else ERROR
+
+
+def evaluate_split(model, processor, split, modes: tuple[str, ...] = ("generate", "score"),
+                   batch_size: int = 16, max_new_tokens: int = 96) -> dict:
+    """Recognition (in each of ``modes``) and description metrics on a corpus split. Returns
+    ``{"metrics": {...}, "samples": [...], "confusion": {mode: (labels, matrix)}}``."""
+    if len(split) == 0:
+        raise ValueError("evaluate_split: the split is empty, expected at least one clip")
+    labels = model.config.labels
+    names = split.features["label"].names
+    unknown = sorted({merged_label(n) for n in names} - set(labels))
+    if unknown:
+        raise ValueError(f"the split's labels {unknown} are not in the model's label vocabulary {labels}; evaluate on "
+                         "a corpus with the label set the model was trained on")
+    rows = split.with_format("numpy")
+    clips = [clip_positions(rows[i]) for i in range(len(rows))]
+    layouts = [str(layout) for layout in split["layout"]]
+    truth = [merged_label(names[i]) for i in split["label"]]
+    corpora = [str(c) for c in split["corpus"]]
+    metrics, confusion, predictions = {}, {}, {}
+    if "generate" in modes:
+        answers = generate_answers(model, processor, [processor.recognition_prompt()] * len(clips), clips, layouts,
+                                   max_new_tokens=24, batch_size=batch_size)
+        predictions["generate"] = [parse_label(a, labels) for a in answers]
+    if "score" in modes:
+        corpus_labels = model.config.skeleton_config.corpus_labels or {}
+        predicted = [None] * len(clips)
+        for corpus in sorted(set(corpora)):
+            candidates = corpus_labels.get(corpus, labels)
+            where = [i for i, c in enumerate(corpora) if c == corpus]
+            scores = score_answers(model, processor, [clips[i] for i in where], [layouts[i] for i in where],
+                                   [processor.recognition_answer(label) for label in candidates], batch_size)
+            for i, best in zip(where, scores.argmax(1)):
+                predicted[i] = candidates[best]
+        predictions["score"] = predicted
+    for mode, predicted in predictions.items():
+        metrics[f"recognition_{mode}"] = recognition_metrics(truth, predicted, corpora)
+        confusion[mode] = confusion_matrix(truth, predicted, labels)
+
+    described = [i for i, text in enumerate(split["description"]) if text]
+    samples = []
+    if described:
+        prompts = [processor.description_prompt(truth[i]) for i in described]
+        generated = generate_answers(model, processor, prompts, [clips[i] for i in described],
+                                     [layouts[i] for i in described], max_new_tokens, batch_size)
+        references = [split["description"][i] for i in described]
+        metrics["description"] = description_metrics(generated, references)
+        samples = [{"corpus": corpora[i], "label": truth[i], "generated": g, "reference": r}
+                   for i, g, r in zip(described, generated, references)]
+    if "generate" in predictions:
+        metrics["recognition_answers"] = [{"corpus": c, "label": t, "answer": a}
+                                          for c, t, a in list(zip(corpora, truth, answers))[:10]]
+    return {"metrics": metrics, "samples": samples, "confusion": confusion}
+
+
+def recognition_metrics(truth: list[str], predicted: list[str], corpora: list[str]) -> dict:
+    """Accuracy per corpus and overall, and the ``Error`` rate."""
+    truth, predicted, corpora = np.asarray(truth), np.asarray(predicted), np.asarray(corpora)
+    correct = truth == predicted
+    result = {"accuracy": {c: float(correct[corpora == c].mean()) for c in sorted(set(corpora))}}
+    result["accuracy"]["overall"] = float(correct.mean())
+    result["error_rate"] = float((predicted == ERROR).mean())
+    result["num_clips"] = len(truth)
+    return result
+
+
+def description_metrics(generated: list[str], references: list[str]) -> dict:
+    """ROUGE-1, ROUGE-L, METEOR (0–1) and BLEU (0–100) of generated descriptions against references."""
+    scores = Rouge().compute(predictions=generated, references=references)
+    scores.update(Bleu().compute(predictions=generated, references=references))
+    scores.update(Meteor().compute(predictions=generated, references=references))
+    scores["num_clips"] = len(generated)
+    return {key: float(value) for key, value in scores.items()}
+
+
+def confusion_matrix(truth: list[str], predicted: list[str], labels: list[str]) -> tuple[list[str], np.ndarray]:
+    """Counts ``(L, L + 1)``: rows true labels, columns predicted labels then ``Error``."""
+    columns = list(labels) + [ERROR]
+    matrix = np.zeros((len(labels), len(columns)), dtype=np.int64)
+    for t, p in zip(truth, predicted):
+        matrix[labels.index(t), columns.index(p)] += 1
+    return columns, matrix
+
+
+def write_report(result: dict, output_dir: str | Path, title: str) -> Path:
+    """``metrics.json``, ``confusion-<mode>.png`` and ``report.md`` (metrics and sample explanations) in
+    ``output_dir``. Returns the report's path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    metrics = result["metrics"]
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    lines = [f"# {title}", ""]
+    for mode, (columns, matrix) in result["confusion"].items():
+        figure, axis = plt.subplots(figsize=(1 + 0.6 * len(columns), 1 + 0.6 * len(matrix)))
+        axis.imshow(matrix, cmap="Blues")
+        axis.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
+        axis.set_yticks(range(len(matrix)), columns[:-1])
+        for (i, j), count in np.ndenumerate(matrix):
+            axis.text(j, i, str(count), ha="center", va="center", fontsize=8)
+        axis.set_xlabel("predicted")
+        axis.set_ylabel("true")
+        axis.set_title(f"recognition ({mode})")
+        figure.tight_layout()
+        figure.savefig(output_dir / f"confusion-{mode}.png", dpi=120)
+        plt.close(figure)
+        scores = metrics[f"recognition_{mode}"]
+        per_corpus = ", ".join(f"{c} {a:.3f}" for c, a in scores["accuracy"].items() if c != "overall")
+        lines += [f"## Recognition ({mode})", "",
+                  f"Accuracy {scores['accuracy']['overall']:.3f} ({per_corpus}); Error rate "
+                  f"{scores['error_rate']:.3f}; {scores['num_clips']} clips. Confusion: `confusion-{mode}.png`.", ""]
+    if "description" in metrics:
+        d = metrics["description"]
+        lines += ["## Description", "",
+                  f"ROUGE-1 {d['rouge1']:.3f}, ROUGE-L {d['rougeL']:.3f}, BLEU {d['bleu']:.2f}, METEOR {d['meteor']:.3f} "
+                  f"on {d['num_clips']} described clips.", "", "### Sample explanations", ""]
+        for sample in result["samples"][:5]:
+            lines += [f"- **{sample['label']}** ({sample['corpus']})", f"  - generated: {sample['generated']}",
+                      f"  - reference: {sample['reference']}"]
+    report = output_dir / "report.md"
+    report.write_text("\n".join(lines) + "\n")
+    return report

@@ -1,0 +1,142 @@
+"""Export a trained model as a self-contained Hub folder, and publish it.
+
+``export`` writes, from a ``train.py`` model folder: the weights, ``config.json`` with ``auto_map``
+(``AutoConfig``, ``AutoModelForCausalLM``, ``AutoModel``) and ``custom_pipelines``
+(``skeleton-emotion``), the processor with its ``auto_map`` (``AutoProcessor``), the remote code
+(``configuration_eai.py``, ``modeling_eai.py``, ``processing_eai.py``, ``pipeline_eai.py`` and the
+modules they import, relative imports only), ``handler.py`` (Inference Endpoints), ``requirements.txt``
+and a model card ``README.md`` built from the run's config and measured metrics.
+``push`` uploads such a folder with ``huggingface_hub``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import huggingface_hub
+import yaml
+from huggingface_hub import HfApi
+
+from .language_models import OFFLINE_DEFAULT
+from .modeling_eai import EAILlamaForCausalLM
+from .pipeline_eai import SkeletonEmotionPipeline
+from .processing_eai import DESCRIPTION_QUESTION, RECOGNITION_QUESTION, EAIProcessor
+
+SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+PAPER = "Understanding Emotional Body Expressions via Large Language Models (Lu et al., EAI-LLM)"
+
+
+def export(model_dir: str | Path, export_dir: str | Path) -> Path:
+    """Write the Hub folder for ``model_dir`` (``<output_dir>/model`` of a run) to ``export_dir``, through a
+    temporary sibling folder renamed at the end (a failure leaves no half-written export)."""
+    model_dir, export_dir = Path(model_dir), Path(export_dir)
+    model = EAILlamaForCausalLM.from_pretrained(model_dir)
+    processor = EAIProcessor.from_pretrained(model_dir)
+    partial = export_dir.with_name(f"{export_dir.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    SkeletonEmotionPipeline(model=model, processor=processor).save_pretrained(partial)
+    processor.save_pretrained(partial)
+    shutil.copyfile(Path(__file__).with_name("endpoint_handler.py"), partial / "handler.py")
+    (partial / "requirements.txt").write_text(_requirements())
+    (partial / "README.md").write_text(model_card(model, model_dir.parent))
+    if export_dir.exists():
+        shutil.rmtree(export_dir)
+    partial.replace(export_dir)
+    return export_dir
+
+
+def _requirements() -> str:
+    import numpy
+    import torch
+    import transformers
+
+    return f"transformers=={transformers.__version__}\ntorch>={torch.__version__.split('+')[0]}\nnumpy>={numpy.__version__}\n"
+
+
+def model_card(model: EAILlamaForCausalLM, run_dir: Path) -> str:
+    """The README of a published model: YAML metadata (library, pipeline tag, base model, datasets,
+    metrics) and how to call it, what it was trained on and measured at, the prompts, the limits."""
+    config_file, eval_file = run_dir / "train-config.yaml", run_dir / "eval" / "metrics.json"
+    train_config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
+    metrics = json.loads(eval_file.read_text()) if eval_file.is_file() else {}
+    base = train_config.get("llm", {}).get("language_model") or model.config.text_config.name_or_path or "unknown"
+    base = SMOLLM2_HUB_ID if base == OFFLINE_DEFAULT else base
+    corpora = sorted(model.config.skeleton_config.corpus_labels or {})
+    metadata = {
+        "library_name": "transformers", "pipeline_tag": "other", "license": "apache-2.0", "base_model": base,
+        "datasets": corpora, "metrics": ["accuracy", "rouge", "bleu", "meteor"],
+        "tags": ["eai-llm", "skeleton", "motion-capture", "emotion-recognition", "custom_code"],
+    }
+    lines = ["---", yaml.safe_dump(metadata, sort_keys=False).strip(), "---", "",
+             "# EAI-LLM: emotion recognition and explanation from 3D skeleton motion", "",
+             f"An implementation of *{PAPER}*: a skeleton encoder turns a 3D full-body motion clip into tokens "
+             f"that a Llama-family LLM (`{base}`, LoRA merged) reads with a prompt; it names the emotion and "
+             "explains it.", "",
+             f"Labels: {', '.join(model.config.labels)}. Layouts (skeletons) it accepts: "
+             f"{', '.join(layout['name'] for layout in model.config.skeleton_config.layouts)}. Skeleton tokens: "
+             f"`{model.config.token_granularity}` ({model.config.num_skeleton_tokens} per clip).", "",
+             "## How to use", "", "```python",
+             "from transformers import AutoModelForCausalLM, AutoProcessor, pipeline",
+             "", 'explain = pipeline("skeleton-emotion", model="<this repo>", trust_remote_code=True)',
+             'explain("clip.bvh")  # {"label": ..., "scores": {...}, "explanation": ...}', "",
+             'model = AutoModelForCausalLM.from_pretrained("<this repo>", trust_remote_code=True)',
+             'processor = AutoProcessor.from_pretrained("<this repo>", trust_remote_code=True)',
+             "inputs = processor(processor.recognition_prompt(), positions, layouts)  # positions (T, J, 3), metres, +Y up",
+             "answer = processor.batch_decode(model.generate(**inputs, max_new_tokens=24)[:, inputs['input_ids'].shape[1]:])",
+             "```", "",
+             "Inference Endpoints: `handler.py` takes `{\"inputs\": {\"bvh\": \"HIERARCHY ...\"}}` or "
+             "`{\"inputs\": {\"positions\": [...], \"layout\": \"...\"}}` and returns `{\"label\", \"scores\", "
+             "\"explanation\"}`.", "",
+             "## Prompts (the paper's)", "", f"- recognition: `{RECOGNITION_QUESTION}` → \"This is a/an [adjective] person.\"",
+             f"- description: `{DESCRIPTION_QUESTION}`", "",
+             "`<skeleton>` is expanded to the clip's skeleton tokens by the processor; the chat template of the "
+             "base model wraps the question.", "", "## Training", ""]
+    if train_config:
+        lines += ["```yaml", yaml.safe_dump({k: train_config[k] for k in ("corpus", "encoder", "align", "llm")
+                                              if k in train_config}, sort_keys=False).strip(), "```", ""]
+    lines += ["## Measured at training time (test split)", ""]
+    for mode in ("generate", "score"):
+        if f"recognition_{mode}" in metrics:
+            scores = metrics[f"recognition_{mode}"]
+            lines.append(f"- recognition ({mode}): accuracy {scores['accuracy']['overall']:.3f} "
+                         f"({', '.join(f'{c} {a:.3f}' for c, a in scores['accuracy'].items() if c != 'overall')}), "
+                         f"Error rate {scores['error_rate']:.3f}")
+    if "description" in metrics:
+        d = metrics["description"]
+        lines.append(f"- description: ROUGE-1 {d['rouge1']:.3f}, ROUGE-L {d['rougeL']:.3f}, BLEU {d['bleu']:.2f}, "
+                     f"METEOR {d['meteor']:.3f}")
+    if not metrics:
+        lines.append("- not evaluated (run eval.py before exporting to record metrics here)")
+    lines += ["", "## Limitations", "",
+              "- Trained on the corpora above only; other skeletons must be converted to one of the layouts, and "
+              "emotions outside the label set cannot be named.",
+              "- Explanations are generated text: they can describe movements the clip does not have "
+              "(the paper's hallucination caveat).",
+              "- Emotion from body motion is ambiguous and culture-dependent; do not use the output to make "
+              "decisions about people.", ""]
+    return "\n".join(lines)
+
+
+def push(export_dir: str | Path, repo_id: str, private: bool = False, revision: str | None = None,
+         token: str | None = None) -> str:
+    """Upload an exported folder to the Hub (creating the repo, and the branch ``revision``). Returns the
+    commit URL. Raises ``RuntimeError`` with the reason when offline or without a token."""
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        raise RuntimeError(f"cannot push to {repo_id}: HF_HUB_OFFLINE is set (the Hub is not reachable); the "
+                           f"folder to upload is ready at {export_dir}")
+    api = HfApi(token=token)
+    try:
+        api.whoami()
+    except huggingface_hub.errors.LocalTokenNotFoundError:
+        raise RuntimeError(f"cannot push to {repo_id}: no Hub token; run `hf auth login` or set HF_TOKEN") from None
+    except OSError as error:  # requests/httpx connection failures derive from OSError
+        raise RuntimeError(f"cannot push to {repo_id}: the Hub is not reachable ({error})") from None
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    if revision:
+        api.create_branch(repo_id, branch=revision, exist_ok=True)
+    commit = api.upload_folder(folder_path=str(export_dir), repo_id=repo_id, revision=revision,
+                               commit_message="Upload EAI-LLM model")
+    return commit.commit_url

@@ -1,0 +1,48 @@
+"""Evaluate a trained EAI-LLM model on a corpus split (paper §4.1).
+
+    python eval.py --model outputs/demo/model --corpus outputs/demo/corpus
+
+Recognition accuracy per corpus and overall, read from generated answers (the paper's protocol:
+synonyms and word forms count, no label or several labels = Error) and from the LLM's likelihood of
+each label's answer (``score``); a confusion matrix per mode; ROUGE-1/ROUGE-L, BLEU and METEOR of
+the descriptions generated for described clips. Writes metrics.json, confusion-*.png and report.md.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from accelerate import PartialState
+
+from eai_llm.evaluation import evaluate_split, load_trained, write_report
+from eai_llm.training import load_corpora
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="model folder written by train.py (<output_dir>/model)")
+    parser.add_argument("--corpus", required=True, nargs="+", help="corpus folder(s) written by dataset_scripts/")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--output-dir", help="where to write the report (default: <model>/../eval)")
+    parser.add_argument("--modes", nargs="+", choices=["generate", "score"], default=["generate", "score"])
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=96, help="length limit of generated descriptions")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    args = parser.parse_args(argv)
+    corpus = load_corpora(args.corpus[0] if len(args.corpus) == 1 else args.corpus)
+    if args.split not in corpus:
+        raise SystemExit(f"{args.corpus}: no split {args.split!r}, expected one of {sorted(corpus)}")
+    model, processor = load_trained(args.model, PartialState().device, getattr(torch, args.dtype))
+    result = evaluate_split(model, processor, corpus[args.split], tuple(args.modes), args.batch_size,
+                            args.max_new_tokens)
+    output_dir = Path(args.output_dir or Path(args.model).parent / "eval")
+    report = write_report(result, output_dir, f"EAI-LLM evaluation: {args.model} on {', '.join(args.corpus)} "
+                                              f"({args.split})")
+    summary = {key: value for key, value in result["metrics"].items() if key != "recognition_answers"}
+    print(json.dumps(summary, indent=2))
+    print(f"model: {args.model}\nreport: {report}\nmetrics: {output_dir / 'metrics.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Explain the emotion of one motion file with a trained EAI-LLM model.
+
+    python predict.py --model outputs/demo/model clip.bvh
+
+Reads BVH, Kinect V2 text, Xsens MVNX/CSV or .npy/.npz (see eai_llm.motion), ranks the model's
+labels by the LLM's likelihood and asks it for the reasons. Prints JSON:
+{"label": ..., "scores": {label: probability}, "explanation": ...}.
+"""
+
+import argparse
+import json
+
+from accelerate import PartialState
+
+from eai_llm.evaluation import load_trained
+from eai_llm.inference import explain
+from eai_llm.motion import read_motion, to_known_layout
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="model folder written by train.py (<output_dir>/model)")
+    parser.add_argument("--format", help="reader for .txt/.csv files: kinect_v2 or xsens_csv (else by suffix)")
+    parser.add_argument("--layout", help="joint layout of a .npy/.npz file")
+    parser.add_argument("--fps", type=float, help="frame rate of a .npy/.npz or Kinect text file")
+    parser.add_argument("motion_file")
+    args = parser.parse_args(argv)
+    model, processor = load_trained(args.model, PartialState().device)
+    options = {key: value for key, value in (("layout", args.layout), ("fps", args.fps)) if value is not None}
+    if (args.format or "").lower() == "bvh" or args.motion_file.lower().endswith(".bvh"):
+        options["end_sites"] = True  # End Sites may be joints of the model's layout (e.g. kdae24)
+    motion = to_known_layout(read_motion(args.motion_file, args.format, **options), processor.feature_extractor.layouts)
+    print(json.dumps(explain(model, processor, motion.positions, motion.layout.name), indent=2))
+
+
+if __name__ == "__main__":
+    main()

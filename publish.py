@@ -1,0 +1,35 @@
+"""Export a trained EAI-LLM model as a self-contained Hub folder and (optionally) push it.
+
+    python publish.py --model outputs/demo/model --export-dir outputs/demo/hub
+    python publish.py --model outputs/demo/model --export-dir outputs/demo/hub --repo-id you/eai-llm --private
+
+The folder loads without this project installed: AutoModelForCausalLM / AutoProcessor /
+pipeline("skeleton-emotion") with trust_remote_code=True, and handler.py for Inference Endpoints.
+It has a model card (README.md) built from the run's train-config.yaml and eval/metrics.json.
+Pushing needs a Hub token (`hf auth login` or HF_TOKEN) and the network.
+"""
+
+import argparse
+
+from eai_llm.hub import export, push
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="model folder written by train.py (<output_dir>/model)")
+    parser.add_argument("--export-dir", required=True, help="where to write the Hub folder (replaced if it exists)")
+    parser.add_argument("--repo-id", help="push to this Hub repo (user/name) after exporting")
+    parser.add_argument("--private", action="store_true", help="create the repo private")
+    parser.add_argument("--revision", help="push to this branch (created if missing)")
+    args = parser.parse_args(argv)
+    folder = export(args.model, args.export_dir)
+    print(f"exported: {folder}")
+    if args.repo_id:
+        try:
+            print(f"pushed: {push(folder, args.repo_id, args.private, args.revision)}")
+        except RuntimeError as error:
+            raise SystemExit(str(error)) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Publishing: the exported folder, remote code in a fresh process without this project, the
+skeleton-emotion pipeline, the Inference Endpoints handler and pushing without the Hub."""
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+
+import numpy as np
+import pytest
+import torch
+from huggingface_hub import constants
+from motion_files import layout_bvh
+from tiny_models import LAYOUTS, tiny_model_and_processor
+
+from eai_llm.configuration_eai import EAIConfig
+from eai_llm.hub import export, push
+from eai_llm.inference import explain
+from eai_llm.layouts import get_layout
+from eai_llm.modeling_eai import EAILlamaForCausalLM
+from eai_llm.motion import read_bvh, to_known_layout
+from eai_llm.processing_eai import EAIProcessor
+from eai_llm.pipeline_eai import SkeletonEmotionPipeline
+
+REMOTE_CODE = {"configuration_eai.py", "modeling_eai.py", "processing_eai.py", "pipeline_eai.py", "layouts.py",
+               "labels.py", "motion.py", "inference.py"}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny model saved as train.py saves it (with an eval report beside it), and its export."""
+    folder = tmp_path_factory.mktemp("hub")
+    model, processor = tiny_model_and_processor("all")
+    model.save_pretrained(folder / "run" / "model")
+    processor.save_pretrained(folder / "run" / "model")
+    (folder / "run" / "eval").mkdir()
+    (folder / "run" / "eval" / "metrics.json").write_text(json.dumps(
+        {"recognition_score": {"accuracy": {"emilya": 0.5, "overall": 0.5}, "error_rate": 0.0, "num_clips": 4}}))
+    layout_bvh(folder / "clip.bvh", get_layout("kdae24"))
+    return folder / "run" / "model", export(folder / "run" / "model", folder / "export"), folder / "clip.bvh"
+
+
+def test_export_writes_remote_code_auto_maps_a_handler_and_a_model_card(exported):
+    _, folder, _ = exported
+    files = {path.name for path in folder.iterdir()}
+    assert REMOTE_CODE | {"config.json", "model.safetensors", "processor_config.json", "tokenizer.json",
+                          "handler.py", "requirements.txt", "README.md"} <= files
+    assert not any(name.startswith(("training", "evaluation", "hub", "corpus", "text_")) for name in files)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["auto_map"] == {"AutoConfig": "configuration_eai.EAIConfig",
+                                  "AutoModelForCausalLM": "modeling_eai.EAILlamaForCausalLM",
+                                  "AutoModel": "modeling_eai.EAILlamaForCausalLM"}
+    assert config["custom_pipelines"]["skeleton-emotion"]["impl"] == "pipeline_eai.SkeletonEmotionPipeline"
+    processor_config = json.loads((folder / "processor_config.json").read_text())
+    assert processor_config["auto_map"] == {"AutoProcessor": "processing_eai.EAIProcessor"}
+    card = (folder / "README.md").read_text()
+    metadata = card.split("---")[1]
+    assert "library_name: transformers" in metadata and "pipeline_tag:" in metadata and "base_model:" in metadata
+    assert "recognition (score): accuracy 0.500" in card
+    for module in REMOTE_CODE:  # relative imports only among the copied modules
+        source = (folder / module).read_text()
+        assert "from eai_llm" not in source and "import eai_llm" not in source
+
+
+FRESH_PROCESS = r"""
+import importlib.util, json, sys
+sys.path.append(sys.argv[1])  # site-packages without processing .pth files: no editable install of eai_llm
+assert importlib.util.find_spec("eai_llm") is None, "eai_llm must not be importable here"
+import numpy as np, torch
+from transformers import AutoModel, AutoModelForCausalLM, AutoProcessor, pipeline
+folder, clip_file, out = sys.argv[2], sys.argv[3], sys.argv[4]
+model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True).eval()
+assert type(AutoModel.from_pretrained(folder, trust_remote_code=True)).__name__ == "EAILlamaForCausalLM"
+processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+clips = np.load(out + "/clips.npz")
+batch = processor([processor.recognition_prompt(), processor.description_prompt("anger")],
+                  [clips["a"], clips["b"]], ["xsens_mvn28", "kdae24"])
+with torch.no_grad():
+    logits = model(**batch).logits
+tokens = model.generate(**batch, max_new_tokens=4, do_sample=False)
+explainer = pipeline("skeleton-emotion", model=folder, trust_remote_code=True)
+result = explainer(clip_file, max_new_tokens=4)
+np.savez(out + "/remote.npz", logits=logits.numpy(), tokens=tokens.numpy())
+json.dump({"types": [type(model).__name__, type(processor).__name__, type(explainer).__name__], "pipeline": result},
+          open(out + "/remote.json", "w"))
+"""
+
+
+def test_exported_folder_loads_in_a_fresh_process_without_this_project_and_matches(exported, tmp_path):
+    model_dir, folder, clip_file = exported
+    rng = np.random.default_rng(0)
+    clips = {"a": rng.normal(size=(10, 28, 3)).astype(np.float32), "b": rng.normal(size=(40, 24, 3)).astype(np.float32)}
+    np.savez(tmp_path / "clips.npz", **clips)
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment["HF_MODULES_CACHE"] = str(tmp_path / "modules")
+    completed = subprocess.run([sys.executable, "-S", "-c", FRESH_PROCESS, sysconfig.get_paths()["purelib"],
+                                str(folder), str(clip_file), str(tmp_path)], cwd=tmp_path, env=environment,
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    remote = json.loads((tmp_path / "remote.json").read_text())
+    assert remote["types"] == ["EAILlamaForCausalLM", "EAIProcessor", "SkeletonEmotionPipeline"]
+
+    model, processor = EAILlamaForCausalLM.from_pretrained(model_dir).eval(), EAIProcessor.from_pretrained(model_dir)
+    batch = processor([processor.recognition_prompt(), processor.description_prompt("anger")],
+                      [clips["a"], clips["b"]], ["xsens_mvn28", "kdae24"])
+    arrays = np.load(tmp_path / "remote.npz")
+    with torch.no_grad():
+        np.testing.assert_allclose(arrays["logits"], model(**batch).logits.numpy(), atol=1e-5)
+    np.testing.assert_array_equal(arrays["tokens"], model.generate(**batch, max_new_tokens=4, do_sample=False).numpy())
+    motion = to_known_layout(read_bvh(clip_file, end_sites=True), processor.feature_extractor.layouts)
+    local = explain(model, processor, motion.positions, motion.layout.name, max_new_tokens=4)
+    assert remote["pipeline"]["label"] == local["label"]
+    assert remote["pipeline"]["scores"] == pytest.approx(local["scores"], abs=1e-5)
+    assert remote["pipeline"]["explanation"] == local["explanation"]
+
+
+def test_pipeline_takes_a_file_bvh_text_or_positions(exported):
+    model_dir, _, clip_file = exported
+    model, processor = EAILlamaForCausalLM.from_pretrained(model_dir).eval(), EAIProcessor.from_pretrained(model_dir)
+    pipe = SkeletonEmotionPipeline(model=model, processor=processor)
+    from_file = pipe(str(clip_file), max_new_tokens=3)
+    assert from_file["label"] in model.config.labels and sorted(from_file["scores"]) == sorted(model.config.labels)
+    assert pipe(clip_file.read_text(), max_new_tokens=3) == from_file
+    motion = to_known_layout(read_bvh(clip_file, end_sites=True), LAYOUTS)
+    as_lists = {"positions": motion.positions.tolist(), "layout": "kdae24"}
+    assert pipe(as_lists, max_new_tokens=3)["label"] == from_file["label"]
+
+
+def load_handler(folder):
+    sys.path.insert(0, str(folder))
+    try:
+        import handler
+        return handler.EndpointHandler(str(folder))
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("handler", None)
+
+
+def test_endpoint_handler_answers_and_returns_errors_not_tracebacks(exported):
+    _, folder, clip_file = exported
+    handler = load_handler(folder)
+    answer = handler({"inputs": {"bvh": clip_file.read_text()}, "parameters": {"max_new_tokens": 3}})
+    assert set(answer) == {"label", "scores", "explanation"}
+    bad_requests = [
+        {"inputs": {"positions": np.zeros((10, 5, 3)).tolist(), "layout": "kdae24"}},  # wrong joint count
+        {"inputs": {"positions": np.zeros((10, 24)).tolist(), "layout": "kdae24"}},  # wrong shape
+        {"inputs": {"positions": np.zeros((10, 25, 3)).tolist(), "layout": "kinect_v3"}},  # unknown layout
+        {"inputs": {"bvh": "HIERARCHY\nROOT Hips"}},  # truncated BVH
+        {"inputs": {"video": "clip.mp4"}},
+        {"inputs": "clip.bvh"},
+    ]
+    for request in bad_requests:
+        response = handler(request)
+        assert response["status"] == 400 and isinstance(response["error"], str), (request, response)
+    assert "kinect_v3" in handler(bad_requests[2])["error"]
+
+
+def test_loading_a_folder_of_another_model_type_is_a_clear_error(tmp_path):
+    from tiny_models import tiny_encoder
+    tiny_encoder().save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="'model_type' is 'eai_skeleton_encoder', expected 'eai_llm'"):
+        EAILlamaForCausalLM.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="'model_type' is 'eai_skeleton_encoder'"):
+        EAIConfig.from_pretrained(tmp_path)
+
+
+def test_a_model_folder_without_its_processor_files_is_a_clear_error(exported, tmp_path):
+    model_dir, _, _ = exported
+    for path in model_dir.iterdir():
+        if path.name in ("config.json", "model.safetensors"):
+            (tmp_path / path.name).write_bytes(path.read_bytes())
+    with pytest.raises(OSError, match="no processor_config.json"):
+        EAIProcessor.from_pretrained(tmp_path)
+
+
+def test_push_fails_clearly_when_offline_or_without_a_token(exported, monkeypatch, tmp_path):
+    _, folder, _ = exported
+    with pytest.raises(RuntimeError, match="HF_HUB_OFFLINE is set"):
+        push(folder, "someone/eai-llm")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "no-tokens"))
+    with pytest.raises(RuntimeError, match="no Hub token"):
+        push(folder, "someone/eai-llm", private=True, revision="v1")

@@ -1,0 +1,219 @@
+"""Stage-2 training, evaluation, metrics and the explain entry point, on tiny models."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from datasets import Dataset
+from tiny_models import (
+    tiny_model_and_processor,
+    write_tiny_corpus,
+    write_tiny_parts,
+)
+
+from eai_llm.corpus import load_corpus
+from eai_llm.evaluation import (
+    ERROR,
+    evaluate_split,
+    load_trained,
+    parse_label,
+    write_report,
+)
+from eai_llm.inference import explain, score_answers
+from eai_llm.modeling_eai import EAILlamaForCausalLM, EAISkeletonEncoder
+from eai_llm.processing_eai import EAIProcessor
+from eai_llm.text_metrics import Bleu, Meteor, Rouge
+from eai_llm.training import (
+    InstructionCollator,
+    LLMSettings,
+    TrainConfig,
+    instruction_examples,
+    train_llm,
+)
+
+rng = np.random.default_rng(1)
+CLIPS = [rng.normal(size=(12, 28, 3)).astype(np.float32), rng.normal(size=(30, 24, 3)).astype(np.float32)]
+CLIP_LAYOUTS = ["xsens_mvn28", "kdae24"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny stage-2 run (D→R, checkpoints every 2 steps) on a tiny synthetic corpus."""
+    folder = tmp_path_factory.mktemp("stage2")
+    llm_dir, encoder_dir = write_tiny_parts(folder)
+    corpus_dir = write_tiny_corpus(folder / "corpus")
+    config = TrainConfig(corpus=str(corpus_dir), output_dir=str(folder / "out"), llm=LLMSettings(
+        language_model=str(llm_dir), encoder=str(encoder_dir), token_granularity="all", description_epochs=1,
+        recognition_epochs=1, batch_size=4, learning_rate=1e-3, lora_r=4, lora_alpha=8, save_steps=2))
+    model_dir = train_llm(config)
+    return config, model_dir, corpus_dir
+
+
+# --- parsing and metrics -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("This is a happy person.", "happiness"),
+    ("The person shows joy.", "happiness"),  # a synonym counts
+    ("She looks joyful and happy.", "happiness"),  # two forms of one label are one label
+    ("This is an ANGRY person!", "anger"),
+    ("The person is happy, or maybe sad.", ERROR),  # two labels
+    ("The person walks to the door.", ERROR),  # none
+    ("The person looks unhappy.", ERROR),  # a word that contains a label is not the label
+])
+def test_labels_are_parsed_as_the_paper_counts_them(text, expected):
+    assert parse_label(text, ["anger", "happiness", "sadness"]) == expected
+
+
+def test_text_metrics_are_perfect_on_identical_texts_and_low_on_unrelated_ones():
+    same = ["the person walks slowly with the head down", "arms are raised quickly above the head"]
+    other = ["a cat sleeps", "green bottles"]
+    assert Rouge().compute(predictions=same, references=same) == {"rouge1": pytest.approx(1), "rougeL": pytest.approx(1)}
+    assert Bleu().compute(predictions=same, references=same)["bleu"] == pytest.approx(100)
+    assert Meteor().compute(predictions=same, references=same)["meteor"] > 0.99
+    assert Rouge().compute(predictions=other, references=same)["rouge1"] == 0
+    assert Bleu().compute(predictions=other, references=same)["bleu"] < 1
+    assert Meteor().compute(predictions=other, references=same)["meteor"] < 0.1
+
+
+def test_meteor_counts_wordnet_synonyms():
+    reference = ["the man drives a car"]  # NLTK looks synonyms up after Porter stemming: car/auto stem to themselves
+    synonym = Meteor().compute(predictions=["the man drives a auto"], references=reference)["meteor"]
+    unrelated = Meteor().compute(predictions=["the man drives a tree"], references=reference)["meteor"]
+    assert synonym > unrelated + 0.1
+
+
+# --- scoring -------------------------------------------------------------------------------------------
+
+
+def test_scoring_with_a_shared_prompt_cache_equals_scoring_each_full_sequence():
+    model, processor = tiny_model_and_processor("all")
+    answers = [processor.recognition_answer(label) for label in ("anger", "happiness", "sadness")]
+    fast = score_answers(model, processor, CLIPS, CLIP_LAYOUTS, answers)
+    for b in range(2):
+        for k, answer in enumerate(answers):
+            batch = processor([processor.recognition_prompt()], CLIPS[b:b + 1], CLIP_LAYOUTS[b:b + 1],
+                              completions=[answer])
+            logits = model(**batch).logits[0, :-1].log_softmax(-1)
+            targets = batch["labels"][0, 1:]
+            mask = targets != -100
+            full = logits[mask].gather(-1, targets[mask][:, None]).sum()
+            assert fast[b, k] == pytest.approx(full.item(), abs=1e-4)
+
+
+# --- stage-2 training ----------------------------------------------------------------------------------
+
+
+def test_instruction_examples_follow_the_task_order():
+    split = Dataset.from_dict({"description": ["walks", "", "sits", ""], "label": [0, 1, 0, 1]})
+    first = instruction_examples(split, LLMSettings(order="description_first", description_epochs=2), seed=0)
+    assert first["task"] == ["description"] * 4 + ["recognition"] * 4
+    assert sorted(first["row"][:4]) == [0, 0, 2, 2] and sorted(first["row"][4:]) == [0, 1, 2, 3]
+    last = instruction_examples(split, LLMSettings(order="recognition_first", description_epochs=1), seed=0)
+    assert last["task"] == ["recognition"] * 4 + ["description"] * 2
+    mixed = instruction_examples(split, LLMSettings(order="mixed", description_epochs=3, recognition_epochs=2), seed=0)
+    assert sorted(mixed["task"]) == ["description"] * 6 + ["recognition"] * 8
+    assert mixed["task"] != sorted(mixed["task"]) and mixed["task"] != sorted(mixed["task"], reverse=True)
+
+
+def test_instruction_examples_reject_bad_settings():
+    split = Dataset.from_dict({"description": ["", ""], "label": [0, 1]})
+    with pytest.raises(ValueError, match="no training clip has a description"):
+        instruction_examples(split, LLMSettings(description_epochs=1), seed=0)
+    with pytest.raises(ValueError, match="llm.order is 'both'"):
+        instruction_examples(split, LLMSettings(order="both", description_epochs=0), seed=0)
+    with pytest.raises(ValueError, match="no training examples"):
+        instruction_examples(split, LLMSettings(description_epochs=0, recognition_epochs=0), seed=0)
+
+
+def test_stage2_writes_a_loadable_merged_model_an_adapter_and_logs(trained):
+    _, model_dir, _ = trained
+    out = model_dir.parent
+    model = EAILlamaForCausalLM.from_pretrained(model_dir)
+    processor = EAIProcessor.from_pretrained(model_dir)
+    assert not any("lora" in name for name, _ in model.named_parameters())  # merged
+    assert (out / "adapter" / "adapter_config.json").is_file()
+    adapter = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert adapter["r"] == 4 and adapter["modules_to_save"] == ["projector"]
+    assert (out / "train-config.yaml").is_file()
+    assert any("loss" in entry for entry in json.loads((out / "log-llm.json").read_text()))
+    assert processor.token_granularity == "all"
+    assert model.config.num_skeleton_tokens == processor.num_skeleton_tokens
+    batch = processor([processor.recognition_prompt()], CLIPS[:1], CLIP_LAYOUTS[:1])
+    assert model.generate(**batch, max_new_tokens=3, do_sample=False).shape[1] == batch["input_ids"].shape[1] + 3
+
+
+def test_stage2_trains_the_projector_and_keeps_the_encoder_frozen(trained):
+    config, model_dir, _ = trained
+    model = EAILlamaForCausalLM.from_pretrained(model_dir)
+    encoder = EAISkeletonEncoder.from_pretrained(config.llm.encoder)
+    assert all(torch.equal(model.skeleton_encoder.state_dict()[k], v) for k, v in encoder.state_dict().items())
+
+
+def test_stage2_resumes_from_its_last_checkpoint(trained, monkeypatch):
+    config, model_dir, _ = trained
+    checkpoints = sorted((model_dir.parent / "checkpoints-llm").glob("checkpoint-*"))
+    assert checkpoints, "save_steps=2 should have written a checkpoint"
+    state = json.loads((checkpoints[-1] / "trainer_state.json").read_text())
+    assert state["global_step"] == state["max_steps"]  # the last checkpoint is the end of training
+    batches = []
+    original = InstructionCollator.__call__
+    monkeypatch.setattr(InstructionCollator, "__call__", lambda self, examples: batches.append(1) or original(self, examples))
+    train_llm(config, resume=True)
+    assert len(batches) == 0  # nothing left to train after the last checkpoint
+    train_llm(config, resume=False)
+    assert len(batches) == state["max_steps"]
+
+
+# --- evaluation ----------------------------------------------------------------------------------------
+
+
+def test_evaluation_reports_accuracy_per_corpus_errors_descriptions_and_a_confusion_matrix(trained, tmp_path):
+    _, model_dir, corpus_dir = trained
+    model, processor = load_trained(model_dir)
+    test = load_corpus(corpus_dir)["test"]
+    result = evaluate_split(model, processor, test, max_new_tokens=8)
+    metrics = result["metrics"]
+    for mode in ("generate", "score"):
+        scores = metrics[f"recognition_{mode}"]
+        assert set(scores["accuracy"]) == set(test["corpus"]) | {"overall"}
+        assert 0 <= scores["accuracy"]["overall"] <= 1 and scores["num_clips"] == len(test)
+        columns, matrix = result["confusion"][mode]
+        assert columns == ["anger", "happiness", "sadness", ERROR] and matrix.sum() == len(test)
+    assert metrics["recognition_score"]["error_rate"] == 0  # scoring always picks a label
+    if any(test["description"]):
+        assert set(metrics["description"]) == {"rouge1", "rougeL", "bleu", "meteor", "num_clips"}
+    report = write_report(result, tmp_path, "tiny")
+    assert json.loads((tmp_path / "metrics.json").read_text())["recognition_score"]["num_clips"] == len(test)
+    assert (tmp_path / "confusion-generate.png").stat().st_size > 0 and "Recognition (score)" in report.read_text()
+
+
+def test_evaluation_rejects_an_empty_split_and_labels_the_model_never_saw(trained):
+    _, model_dir, corpus_dir = trained
+    model, processor = load_trained(model_dir)
+    test = load_corpus(corpus_dir)["test"]
+    with pytest.raises(ValueError, match="the split is empty"):
+        evaluate_split(model, processor, test.select([]))
+    renamed = test.cast_column("label", test.features["label"].__class__(names=["anger", "pride", "sadness"]))
+    with pytest.raises(ValueError, match=r"labels \['pride'\] are not in the model's label vocabulary"):
+        evaluate_split(model, processor, renamed)
+
+
+def test_load_trained_rejects_folders_of_another_model_type(trained, tmp_path):
+    config, _, _ = trained
+    with pytest.raises(ValueError, match="field 'model_type' is 'eai_skeleton_encoder', expected 'eai_llm'"):
+        load_trained(config.llm.encoder)
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        load_trained(tmp_path)
+
+
+def test_explain_returns_a_label_its_probabilities_and_an_explanation(trained):
+    _, model_dir, _ = trained
+    model, processor = load_trained(model_dir)
+    result = explain(model, processor, CLIPS[1], "kdae24", max_new_tokens=5)
+    assert result["label"] in model.config.labels
+    assert sorted(result["scores"]) == sorted(model.config.labels)
+    assert sum(result["scores"].values()) == pytest.approx(1)
+    assert max(result["scores"], key=result["scores"].get) == result["label"]
+    assert isinstance(result["explanation"], str)
