@@ -30,12 +30,15 @@ def main(argv=None):
     parser.add_argument("--max-new-tokens", type=int, default=96, help="length limit of generated descriptions")
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     args = parser.parse_args(argv)
-    corpus = load_corpora(args.corpus[0] if len(args.corpus) == 1 else args.corpus)
-    if args.split not in corpus:
-        raise SystemExit(f"{args.corpus}: no split {args.split!r}, expected one of {sorted(corpus)}")
-    model, processor = load_trained(args.model, PartialState().device, getattr(torch, args.dtype))
-    result = evaluate_split(model, processor, corpus[args.split], tuple(args.modes), args.batch_size,
-                            args.max_new_tokens)
+    try:
+        corpus = load_corpora(args.corpus[0] if len(args.corpus) == 1 else args.corpus)
+        if args.split not in corpus:
+            raise ValueError(f"{args.corpus}: no split {args.split!r}, expected one of {sorted(corpus)}")
+        model, processor = load_trained(args.model, PartialState().device, getattr(torch, args.dtype))
+        result = evaluate_split(model, processor, corpus[args.split], tuple(args.modes), args.batch_size,
+                                args.max_new_tokens)
+    except (OSError, ValueError) as error:  # the message names the file or field and what was expected
+        raise SystemExit(f"eval.py: {error}") from None
     output_dir = Path(args.output_dir or Path(args.model).parent / "eval")
     report = write_report(result, output_dir, f"EAI-LLM evaluation: {args.model} on {', '.join(args.corpus)} "
                                               f"({args.split})")

@@ -25,11 +25,15 @@ def main(argv=None):
     parser.add_argument("--fps", type=float, help="frame rate of a .npy/.npz or Kinect text file")
     parser.add_argument("motion_file")
     args = parser.parse_args(argv)
-    model, processor = load_trained(args.model, PartialState().device)
     options = {key: value for key, value in (("layout", args.layout), ("fps", args.fps)) if value is not None}
     if (args.format or "").lower() == "bvh" or args.motion_file.lower().endswith(".bvh"):
         options["end_sites"] = True  # End Sites may be joints of the model's layout (e.g. kdae24)
-    motion = to_known_layout(read_motion(args.motion_file, args.format, **options), processor.feature_extractor.layouts)
+    try:
+        model, processor = load_trained(args.model, PartialState().device)
+        motion = to_known_layout(read_motion(args.motion_file, args.format, **options),
+                                 processor.feature_extractor.layouts)
+    except (OSError, ValueError) as error:  # the message names the file, the field and what was expected
+        raise SystemExit(f"predict.py: {error}") from None
     print(json.dumps(explain(model, processor, motion.positions, motion.layout.name), indent=2))
 
 

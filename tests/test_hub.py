@@ -184,3 +184,21 @@ def test_push_fails_clearly_when_offline_or_without_a_token(exported, monkeypatc
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "no-tokens"))
     with pytest.raises(RuntimeError, match="no Hub token"):
         push(folder, "someone/eai-llm", private=True, revision="v1")
+
+
+def test_with_eai_llm_imported_the_auto_classes_load_its_own_classes_without_remote_code(exported):
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoProcessor
+
+    model_dir, _, _ = exported
+    assert type(AutoConfig.from_pretrained(model_dir)) is EAIConfig
+    assert type(AutoModelForCausalLM.from_pretrained(model_dir)) is EAILlamaForCausalLM
+    assert type(AutoProcessor.from_pretrained(model_dir)) is EAIProcessor
+
+
+def test_publish_command_exports_then_stops_with_a_message_when_offline(exported, tmp_path):
+    import publish
+
+    model_dir, _, _ = exported
+    with pytest.raises(SystemExit, match="HF_HUB_OFFLINE is set"):
+        publish.main(["--model", str(model_dir), "--export-dir", str(tmp_path / "hub"), "--repo-id", "someone/x"])
+    assert (tmp_path / "hub" / "handler.py").is_file() and not list(tmp_path.glob("hub.partial-*"))

@@ -217,3 +217,25 @@ def test_explain_returns_a_label_its_probabilities_and_an_explanation(trained):
     assert sum(result["scores"].values()) == pytest.approx(1)
     assert max(result["scores"], key=result["scores"].get) == result["label"]
     assert isinstance(result["explanation"], str)
+
+
+def test_eval_and_predict_commands_write_a_report_and_explain_a_file(trained, tmp_path, capsys):
+    import eval as eval_command
+    import predict as predict_command
+    from motion_files import layout_bvh
+
+    from eai_llm.layouts import get_layout
+
+    _, model_dir, corpus_dir = trained
+    eval_command.main(["--model", str(model_dir), "--corpus", str(corpus_dir), "--output-dir", str(tmp_path / "eval"),
+                       "--modes", "score", "--max-new-tokens", "4"])
+    printed = capsys.readouterr().out
+    assert f"report: {tmp_path / 'eval' / 'report.md'}" in printed
+    assert "recognition_score" in json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    layout_bvh(tmp_path / "clip.bvh", get_layout("kdae24"))  # End Sites included: the kdae24 joints
+    predict_command.main(["--model", str(model_dir), str(tmp_path / "clip.bvh")])
+    answer = json.loads(capsys.readouterr().out)
+    assert set(answer) == {"label", "scores", "explanation"} and answer["label"] in answer["scores"]
+    layout_bvh(tmp_path / "other.bvh", get_layout("kinect_v2"))
+    with pytest.raises(SystemExit, match=r"lack the joints of every known layout.*\['xsens_mvn28', 'kdae24'\]"):
+        predict_command.main(["--model", str(model_dir), str(tmp_path / "other.bvh")])
