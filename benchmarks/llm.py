@@ -4,7 +4,8 @@
     python benchmarks/llm.py --config configs/demo.yaml --skip-synthetic --real ../shared/data/bandai-namco-ds2-subset
 
 For the corpus of the config (trained with ``train.py --stage all`` into ``--run-dir`` unless a model
-is already there), prints and writes ``<run-dir>/benchmark-llm.json``:
+is already there, and evaluated unless eval.py's ``eval/metrics.json`` is there), prints and writes
+``<run-dir>/benchmark-llm.json``:
 
 - recognition accuracy of the LLM, generation (parsed, Error counted wrong) and scoring modes, beside
   the stage-1 encoder's own head and the CE baseline (the same encoder trained with cross-entropy only);
@@ -131,7 +132,9 @@ def benchmark(config, latency_clips: int) -> dict:
     corpus = load_corpora(config.corpus)
     test, train = corpus["test"], corpus["train"]
     model, processor = load_trained(out / "model")
-    evaluation = evaluate_split(model, processor, test)["metrics"]
+    eval_file = out / "eval" / "metrics.json"  # written by eval.py (make demo); else evaluated here
+    evaluation = (json.loads(eval_file.read_text()) if eval_file.is_file()
+                  else evaluate_split(model, processor, test)["metrics"])
     result = {
         "stage1_head": json.loads((out / "encoder" / "metrics.json").read_text()),
         "ce_baseline": ce_baseline(config),

@@ -98,13 +98,14 @@ def evaluate_split(model, processor, split, modes: tuple[str, ...] = ("generate"
         metrics[f"recognition_{mode}"] = recognition_metrics(truth, predicted, corpora)
         confusion[mode] = confusion_matrix(truth, predicted, labels)
 
-    described = [i for i, text in enumerate(split["description"]) if text]
+    descriptions = split["description"]
+    described = [i for i, text in enumerate(descriptions) if text]
     samples = []
     if described:
         prompts = [processor.description_prompt(truth[i]) for i in described]
         generated = generate_answers(model, processor, prompts, [clips[i] for i in described],
                                      [layouts[i] for i in described], max_new_tokens, batch_size)
-        references = [split["description"][i] for i in described]
+        references = [descriptions[i] for i in described]
         metrics["description"] = description_metrics(generated, references)
         samples = [{"corpus": corpora[i], "label": truth[i], "generated": g, "reference": r}
                    for i, g, r in zip(described, generated, references)]
