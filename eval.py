@@ -37,11 +37,11 @@ def main(argv=None):
         model, processor = load_trained(args.model, PartialState().device, getattr(torch, args.dtype))
         result = evaluate_split(model, processor, corpus[args.split], tuple(args.modes), args.batch_size,
                                 args.max_new_tokens)
+        output_dir = Path(args.output_dir or Path(args.model).parent / "eval")
+        report = write_report(result, output_dir, f"EAI-LLM evaluation: {args.model} on {', '.join(args.corpus)} "
+                                                  f"({args.split})")
     except (OSError, ValueError) as error:  # the message names the file or field and what was expected
         raise SystemExit(f"eval.py: {error}") from None
-    output_dir = Path(args.output_dir or Path(args.model).parent / "eval")
-    report = write_report(result, output_dir, f"EAI-LLM evaluation: {args.model} on {', '.join(args.corpus)} "
-                                              f"({args.split})")
     summary = {key: value for key, value in result["metrics"].items() if key != "recognition_answers"}
     print(json.dumps(summary, indent=2))
     print(f"model: {args.model}\nreport: {report}\nmetrics: {output_dir / 'metrics.json'}")

@@ -22,13 +22,13 @@ def main(argv=None):
     parser.add_argument("--private", action="store_true", help="create the repo private")
     parser.add_argument("--revision", help="push to this branch (created if missing)")
     args = parser.parse_args(argv)
-    folder = export(args.model, args.export_dir)
-    print(f"exported: {folder}")
-    if args.repo_id:
-        try:
+    try:
+        folder = export(args.model, args.export_dir)
+        print(f"exported: {folder}")
+        if args.repo_id:
             print(f"pushed: {push(folder, args.repo_id, args.private, args.revision)}")
-        except RuntimeError as error:
-            raise SystemExit(str(error)) from None
+    except (OSError, ValueError, RuntimeError) as error:  # a bad model folder, no network, no token
+        raise SystemExit(f"publish.py: {error}") from None
 
 
 if __name__ == "__main__":

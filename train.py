@@ -12,8 +12,8 @@ Stage ``llm`` (stage 2): the encoder frozen, a linear projector and LoRA adapter
 description and recognition prompts (paper §3.3) in the configured order; writes
 ``<output_dir>/model`` (LoRA merged; ``EAILlamaForCausalLM.from_pretrained`` and
 ``EAIProcessor.from_pretrained`` load it), ``<output_dir>/adapter`` (LoRA + projector, peft),
-``train-config.yaml`` and ``log-llm.json``. ``--resume`` continues from the last checkpoint in
-``<output_dir>/checkpoints-llm``.
+``train-config.yaml`` and ``log-llm.json``. ``--stage llm --resume`` continues from the last
+checkpoint in ``<output_dir>/checkpoints-llm`` (without it, stage 2 starts over).
 
 Stage ``all``: stage 1 (joint), then stage 2 on its encoder.
 """
@@ -34,7 +34,12 @@ def main(argv=None):
     parser.add_argument("--separate", action="store_true", help="stage 1: one encoder per corpus instead of joint")
     parser.add_argument("--resume", action="store_true", help="stage 2: continue from the last checkpoint")
     args = parser.parse_args(argv)
-    config = load_config(args.config, output_dir=args.output_dir, corpus=args.corpus)
+    if args.resume and args.stage != "llm":
+        parser.error("--resume continues stage 2 from its last checkpoint: use it with --stage llm")
+    try:
+        config = load_config(args.config, output_dir=args.output_dir, corpus=args.corpus)
+    except (OSError, ValueError) as error:  # the message names the file and the key
+        raise SystemExit(f"train.py: {error}") from None
     state = process_state()
     if args.loss:
         config.align.loss = args.loss

@@ -36,6 +36,7 @@ from eai_llm.evaluation import description_metrics, evaluate_split, load_trained
 from eai_llm.inference import explain, generate_answers
 from eai_llm.labels import merged_label
 from eai_llm.language_models import load_language_model
+from eai_llm.processing_eai import DESCRIPTION_QUESTION
 from eai_llm.training import (
     InstructionCollator,
     instruction_examples,
@@ -70,7 +71,7 @@ def no_skeleton_descriptions(config, processor, test) -> dict:
     language_model, _ = load_language_model(config.llm.language_model)
     described = [i for i, text in enumerate(test["description"]) if text]
     names = test.features["label"].names
-    question = "The emotion of this person is {label}, please tell me some reasons for it."
+    question = DESCRIPTION_QUESTION.replace("<Skeleton> <skeleton> </Skeleton> ", "")  # the same words, no skeleton
     prompts = [processor.render_prompt(question.format(label=merged_label(names[test[i]["label"]])))
                for i in described]
     generated = generate_answers(language_model, processor, prompts, max_new_tokens=96)

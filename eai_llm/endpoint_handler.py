@@ -28,12 +28,15 @@ class EndpointHandler:
                                 "(BVH text) or 'positions' and 'layout'")
         if "bvh" in inputs:
             clip = inputs["bvh"]
-            if not isinstance(clip, str):
-                return _bad_request("field 'bvh' must be the text of a BVH file")
+            if not isinstance(clip, str) or not clip.lstrip().startswith("HIERARCHY"):
+                return _bad_request("field 'bvh' must be the text of a BVH file, starting with HIERARCHY")
         elif "positions" in inputs and "layout" in inputs:
             clip = {"positions": inputs["positions"], "layout": inputs["layout"]}
         else:
             return _bad_request(f"'inputs' has keys {sorted(inputs)}, expected 'bvh', or 'positions' and 'layout'")
+        unknown = sorted(set(parameters) - {"max_new_tokens"}) if isinstance(parameters, dict) else ["<not an object>"]
+        if unknown:
+            return _bad_request(f"'parameters' has {unknown}, expected only 'max_new_tokens'")
         try:
             return self.pipeline(clip, **parameters)
         except (ValueError, TypeError, KeyError) as error:

@@ -24,7 +24,7 @@ def generate_answers(model, processor, prompts: list[str], clips: list[np.ndarra
         batch = processor([prompts[i] for i in chunk], [clips[i] for i in chunk] if clips is not None else None,
                           [layouts[i] for i in chunk] if clips is not None else None).to(model.device)
         output = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                                pad_token_id=processor.tokenizer.pad_token_id)
+                                pad_token_id=processor.pad_token_id)
         answers += [text.strip() for text in processor.batch_decode(output[:, batch["input_ids"].shape[1]:],
                                                                     skip_special_tokens=True)]
     return answers
@@ -34,12 +34,12 @@ def generate_answers(model, processor, prompts: list[str], clips: list[np.ndarra
 def score_answers(model, processor, clips: list[np.ndarray], layouts: list[str], answers: list[str],
                   batch_size: int = 16) -> np.ndarray:
     """Log-likelihood ``(B, K)`` of each of the ``K`` candidate ``answers`` to the recognition prompt, for
-    each clip. The prompt runs once per clip; its KV cache is repeated for the ``K`` candidates."""
+    each clip. The prompt runs once per clip; its KV cache is copied for the ``K`` candidates."""
     model.eval()
     tokenizer = processor.tokenizer
     completions = tokenizer([processor.render_completion(a) for a in answers], add_special_tokens=False)["input_ids"]
     width = max(len(ids) for ids in completions)
-    candidate_ids = torch.full((len(answers), width), tokenizer.pad_token_id, dtype=torch.long)
+    candidate_ids = torch.full((len(answers), width), processor.pad_token_id, dtype=torch.long)
     candidate_mask = torch.zeros((len(answers), width), dtype=torch.long)
     for k, ids in enumerate(completions):
         candidate_ids[k, :len(ids)], candidate_mask[k, :len(ids)] = torch.tensor(ids), 1
@@ -47,14 +47,14 @@ def score_answers(model, processor, clips: list[np.ndarray], layouts: list[str],
     for chunk in _batches(list(range(len(clips))), batch_size):
         batch = processor([processor.recognition_prompt()] * len(chunk), [clips[i] for i in chunk],
                           [layouts[i] for i in chunk]).to(model.device)
-        prompt = model(**batch, use_cache=True)
-        first = prompt.logits[:, -1].log_softmax(-1)[:, candidate_ids[:, 0]]  # (b, K)
+        prompt = model(**batch, use_cache=True, logits_to_keep=1)
+        first = prompt.logits[:, -1].float().log_softmax(-1)[:, candidate_ids[:, 0]]  # (b, K)
         cache = prompt.cache
         cache.batch_repeat_interleave(len(answers))
         ids = candidate_ids.repeat(len(chunk), 1).to(model.device)
         mask = candidate_mask.repeat(len(chunk), 1).to(model.device)
         attention = torch.cat([batch["attention_mask"].repeat_interleave(len(answers), 0), mask], dim=1)
-        rest = model(input_ids=ids, attention_mask=attention, cache=cache).logits.log_softmax(-1)
+        rest = model(input_ids=ids, attention_mask=attention, cache=cache).logits.float().log_softmax(-1)
         next_token = rest[:, :-1].gather(-1, ids[:, 1:, None])[..., 0] * mask[:, 1:]  # (b*K, width-1)
         scores.append((first.reshape(-1) + next_token.sum(-1)).view(len(chunk), len(answers)).float().cpu())
     return torch.cat(scores).numpy()

@@ -24,6 +24,7 @@ With linear (1x1) token heads, pooling the spatial or temporal tokens (as L_st d
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -307,7 +308,10 @@ class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
         config._attn_implementation = attention  # nesting the text config reset it; this sets it on all configs
         config.auto_map = {"AutoModel": "modeling_eai.EAILlamaForCausalLM"}  # save_pretrained adds AutoConfig and
         # AutoModelForCausalLM (registered when eai_llm is imported)
-        return cls(config, skeleton_encoder=skeleton_encoder, language_model=language_model)
+        model = cls(config, skeleton_encoder=skeleton_encoder, language_model=language_model)
+        model.generation_config = copy.deepcopy(language_model.generation_config)
+        model.generation_config.suppress_tokens = [skeleton_token_id]  # a generated placeholder would have no skeleton
+        return model
 
     def get_input_embeddings(self) -> nn.Module:
         return self.language_model.get_input_embeddings()
@@ -317,6 +321,9 @@ class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
 
     def get_output_embeddings(self) -> nn.Module:
         return self.language_model.get_output_embeddings()
+
+    def set_output_embeddings(self, value: nn.Module):
+        self.language_model.set_output_embeddings(value)
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -349,7 +356,9 @@ class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
                 generation step; later steps read the skeleton from the cache).
             attention_mask: ``(B, L)`` 1 for tokens to attend to; 0 for padding and padded skeleton tokens.
             labels: ``(B, L)`` target ids, -100 where no loss is taken; forced to -100 on placeholders.
-            cache, position_ids, use_cache, logits_to_keep: as for the LLM.
+            position_ids: default, as ``generate`` makes them: a token's position counts only the tokens the
+                attention mask keeps before it, so training, scoring and generation agree.
+            cache, use_cache, logits_to_keep: as for the LLM.
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("EAILlamaForCausalLM: pass exactly one of input_ids and inputs_embeds")
@@ -370,6 +379,10 @@ class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
         elif skeleton_values is not None:
             raise ValueError("EAILlamaForCausalLM: skeleton_values need input_ids to locate the <skeleton> "
                              "placeholders (inputs_embeds were given)")
+        if position_ids is None and attention_mask is not None and attention_mask.ndim == 2:
+            # as generate() counts them: masked tokens (padding, padded skeleton tokens) take no position
+            position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
+            position_ids = position_ids[:, -inputs_embeds.shape[1]:]
         outputs = self.language_model(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                                       position_ids=position_ids, cache=cache, labels=labels, use_cache=use_cache,
                                       logits_to_keep=logits_to_keep, **kwargs)

@@ -222,6 +222,12 @@ class EAIProcessor(ProcessorMixin):
         return cls(skeleton, tokenizer, **{k: settings[k] for k in known if k in settings})
 
     @property
+    def pad_token_id(self) -> int:
+        """The tokenizer's padding id, or its end-of-sequence id when it has none (LLaMA's tokenizer)."""
+        tokenizer = self.tokenizer
+        return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    @property
     def num_skeleton_tokens(self) -> int:
         """``N``: 1, ``V_max + T'`` or ``1 + V_max + T'`` by granularity, as the model's config."""
         spatiotemporal = self.feature_extractor.max_joints + self.num_temporal_tokens
@@ -313,7 +319,7 @@ class EAIProcessor(ProcessorMixin):
     def _pad(self, sequences: list[list[int]], targets: list[list[int]], side: str) -> dict:
         if side not in ("left", "right"):
             raise ValueError(f"EAIProcessor: field 'padding_side' is {side!r}, expected 'left' or 'right'")
-        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        pad_id = self.pad_token_id
         length = max(len(ids) for ids in sequences)
         input_ids = np.full((len(sequences), length), pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(sequences), length), dtype=np.int64)

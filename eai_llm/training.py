@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 import yaml
 from accelerate import PartialState
-from datasets import Dataset, DatasetDict, concatenate_datasets
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import Trainer, TrainingArguments, set_seed
 
@@ -214,10 +216,11 @@ def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tup
 
 
 TASK_ORDERS = ("description_first", "recognition_first", "mixed")
+TASKS = ("description", "recognition")  # the ``task`` ClassLabel of the stage-2 examples
 
 
 class InstructionCollator:
-    """Examples ``{"row": index into split, "task": "description" | "recognition"}`` → a training batch of
+    """Examples ``{"row": index into split, "task": index into TASKS}`` → a training batch of
     :class:`EAIProcessor` (prompts, answers as labels, clips)."""
 
     def __init__(self, processor: EAIProcessor, split):
@@ -229,7 +232,7 @@ class InstructionCollator:
         prompts, answers = [], []
         for example, row in zip(examples, rows):
             label = self.label_names[int(row["label"])]
-            if example["task"] == "description":
+            if TASKS[int(example["task"])] == "description":
                 prompts.append(self.processor.description_prompt(label))
                 answers.append(str(row["description"]))
             else:
@@ -256,13 +259,14 @@ def instruction_examples(split, settings: LLMSettings, seed: int) -> Dataset:
     tasks = {name: rng.permutation(rows) for name, rows in tasks.items()}
     names = ["recognition", "description"] if settings.order == "recognition_first" else ["description", "recognition"]
     rows = np.concatenate([tasks[n] for n in names]).astype(np.int64)
-    labels = np.repeat(names, [len(tasks[n]) for n in names])
+    task_ids = np.repeat([TASKS.index(n) for n in names], [len(tasks[n]) for n in names]).astype(np.int8)
     if settings.order == "mixed":
         order = rng.permutation(len(rows))
-        rows, labels = rows[order], labels[order]
+        rows, task_ids = rows[order], task_ids[order]
     if not len(rows):
         raise ValueError("stage 2 has no training examples: description_epochs and recognition_epochs are both 0")
-    return Dataset.from_dict({"row": rows, "task": labels.tolist()})
+    features = Features({"row": Value("int64"), "task": ClassLabel(names=list(TASKS))})
+    return Dataset.from_dict({"row": rows, "task": task_ids}, features=features)
 
 
 def build_model(settings: LLMSettings, encoder_dir: str | Path) -> tuple[EAILlamaForCausalLM, EAIProcessor]:
@@ -273,13 +277,14 @@ def build_model(settings: LLMSettings, encoder_dir: str | Path) -> tuple[EAILlam
     if language_model.config.model_type != "llama":
         raise ValueError(f"llm.language_model {settings.language_model!r} is a {language_model.config.model_type!r} "
                          "model, expected a Llama-family LLM (model_type 'llama')")
-    tokenizer.add_tokens([SKELETON_TOKEN], special_tokens=True)
-    embeddings = language_model.resize_token_embeddings(len(tokenizer), mean_resizing=False).weight
-    with torch.no_grad():  # the placeholder's row: the mean embedding, the same in every build (it is never read
-        embeddings[-1] = embeddings[:-1].mean(0)  # as input; with tied weights it is the lm_head row)
+    if tokenizer.add_tokens([SKELETON_TOKEN], special_tokens=True):
+        language_model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    skeleton_id = tokenizer.convert_tokens_to_ids(SKELETON_TOKEN)
+    with torch.no_grad():  # the placeholder's rows: the mean, the same in every build (the input row is never
+        for matrix in (language_model.get_input_embeddings().weight, language_model.get_output_embeddings().weight):
+            matrix[skeleton_id] = matrix.mean(0)  # read; generation suppresses the output row)
     encoder = EAISkeletonEncoder.from_pretrained(encoder_dir, dtype=dtype)
-    model = EAILlamaForCausalLM.from_parts(language_model, encoder, tokenizer.convert_tokens_to_ids(SKELETON_TOKEN),
-                                           settings.token_granularity)
+    model = EAILlamaForCausalLM.from_parts(language_model, encoder, skeleton_id, settings.token_granularity)
     if dtype is not None:
         model.projector.to(dtype)
     processor = EAIProcessor(SkeletonProcessor.from_pretrained(encoder_dir), tokenizer,
@@ -288,11 +293,16 @@ def build_model(settings: LLMSettings, encoder_dir: str | Path) -> tuple[EAILlam
     return model, processor
 
 
-def train_llm(config: TrainConfig, corpus=None, resume: bool = False) -> Path:
+def train_llm(config: TrainConfig, corpus=None, resume: bool = False, callbacks: list | None = None) -> Path:
     """Stage 2 on the train split. Writes ``<output_dir>/model`` (LoRA merged: ``from_pretrained``-ready,
-    with the processor), ``<output_dir>/adapter`` (LoRA + projector, peft format), ``train-config.yaml``
-    and ``log-llm.json``; checkpoints go to ``<output_dir>/checkpoints-llm``. Returns the model folder."""
+    with the processor; written to a temporary folder and renamed), ``<output_dir>/adapter`` (LoRA +
+    projector, peft format), ``train-config.yaml`` and ``log-llm.json``; checkpoints go to
+    ``<output_dir>/checkpoints-llm``, which a run without ``resume`` starts empty. ``callbacks``: Trainer
+    callbacks. Returns the model folder."""
     settings, output_dir = config.llm, Path(config.output_dir)
+    checkpoints = output_dir / "checkpoints-llm"
+    if not resume and process_state().is_main_process:
+        shutil.rmtree(checkpoints, ignore_errors=True)  # a stale checkpoint of an older run must not be resumed
     corpus = corpus if corpus is not None else load_corpora(config.corpus)
     set_seed(config.seed)
     with process_state().main_process_first():  # the offline default LLM is converted once, by the main process
@@ -304,7 +314,7 @@ def train_llm(config: TrainConfig, corpus=None, resume: bool = False) -> Path:
     train = corpus["train"]
     examples = instruction_examples(train, settings, config.seed)
     args = TrainingArguments(
-        output_dir=str(output_dir / "checkpoints-llm"), per_device_train_batch_size=settings.batch_size,
+        output_dir=str(checkpoints), per_device_train_batch_size=settings.batch_size,
         num_train_epochs=1, learning_rate=settings.learning_rate, warmup_steps=settings.warmup_ratio,
         lr_scheduler_type="cosine", train_sampling_strategy="sequential", save_strategy="steps",
         save_steps=settings.save_steps, save_total_limit=1, report_to="none", remove_unused_columns=False,
@@ -313,7 +323,7 @@ def train_llm(config: TrainConfig, corpus=None, resume: bool = False) -> Path:
         use_cpu=not torch.cuda.is_available(),
         dataloader_pin_memory=torch.cuda.is_available())
     trainer = Trainer(model=peft_model, args=args, train_dataset=examples,
-                      data_collator=InstructionCollator(processor, train))
+                      data_collator=InstructionCollator(processor, train), callbacks=callbacks)
     has_checkpoint = resume and any(Path(args.output_dir).glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if has_checkpoint else None)
 
@@ -323,8 +333,12 @@ def train_llm(config: TrainConfig, corpus=None, resume: bool = False) -> Path:
     if state.is_main_process:  # merge on a fresh copy of the base model, whatever the training sharding was
         base, _ = build_model(settings, settings.encoder or output_dir / "encoder")
         merged = PeftModel.from_pretrained(base, output_dir / "adapter").merge_and_unload()
-        merged.save_pretrained(model_dir)
-        processor.save_pretrained(model_dir)
+        partial = model_dir.with_name(f"model.partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        merged.save_pretrained(partial)
+        processor.save_pretrained(partial)
+        shutil.rmtree(model_dir, ignore_errors=True)
+        partial.replace(model_dir)
         (output_dir / "train-config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
         (output_dir / "log-llm.json").write_text(json.dumps(trainer.state.log_history, indent=2))
     state.wait_for_everyone()

@@ -147,6 +147,8 @@ def test_endpoint_handler_answers_and_returns_errors_not_tracebacks(exported):
         {"inputs": {"positions": np.zeros((10, 24)).tolist(), "layout": "kdae24"}},  # wrong shape
         {"inputs": {"positions": np.zeros((10, 25, 3)).tolist(), "layout": "kinect_v3"}},  # unknown layout
         {"inputs": {"bvh": "HIERARCHY\nROOT Hips"}},  # truncated BVH
+        {"inputs": {"bvh": str(clip_file)}},  # a path on the server is not read
+        {"inputs": {"bvh": clip_file.read_text()}, "parameters": {"layout": "kdae24"}},
         {"inputs": {"video": "clip.mp4"}},
         {"inputs": "clip.bvh"},
     ]

@@ -261,3 +261,21 @@ def test_the_model_runs_in_bfloat16_with_float32_skeleton_inputs():
     assert output.logits.dtype == torch.bfloat16 and torch.isfinite(output.loss)
     prompts = processor([processor.recognition_prompt(), processor.description_prompt("anger")], CLIPS, CLIP_LAYOUTS)
     assert model.generate(**prompts, max_new_tokens=3, do_sample=False).shape[1] == prompts["input_ids"].shape[1] + 3
+
+
+def test_forward_and_the_first_generation_step_see_the_same_positions_around_masked_skeleton_tokens():
+    model, processor = tiny_model_and_processor("all")
+    batch = processor([processor.recognition_prompt(), processor.description_prompt("anger")], CLIPS, CLIP_LAYOUTS)
+    assert (batch["attention_mask"] == 0).any()  # padding and padded joints leave holes
+    generated = model.generate(**batch, max_new_tokens=1, do_sample=False, output_logits=True,
+                               return_dict_in_generate=True)
+    assert torch.allclose(generated.logits[0], model(**batch).logits[:, -1], atol=1e-5)
+
+
+def test_the_placeholder_is_never_generated_and_embeddings_can_be_resized():
+    model, processor = tiny_model_and_processor()
+    assert model.generation_config.suppress_tokens == [model.config.skeleton_token_id]
+    size = len(processor.tokenizer)
+    model.resize_token_embeddings(size + 8)
+    assert model.get_input_embeddings().weight.shape[0] == model.get_output_embeddings().weight.shape[0] == size + 8
+    assert model(**training_batch(processor)).logits.shape[-1] == size + 8

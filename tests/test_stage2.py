@@ -1,11 +1,14 @@
 """Stage-2 training, evaluation, metrics and the explain entry point, on tiny models."""
 
+import copy
 import json
 
 import numpy as np
 import pytest
 import torch
 from datasets import Dataset
+from safetensors.torch import load_file
+from transformers import TrainerCallback, set_seed
 from tiny_models import (
     tiny_model_and_processor,
     write_tiny_corpus,
@@ -28,6 +31,7 @@ from eai_llm.training import (
     InstructionCollator,
     LLMSettings,
     TrainConfig,
+    build_model,
     instruction_examples,
     train_llm,
 )
@@ -107,14 +111,18 @@ def test_scoring_with_a_shared_prompt_cache_equals_scoring_each_full_sequence():
 
 def test_instruction_examples_follow_the_task_order():
     split = Dataset.from_dict({"description": ["walks", "", "sits", ""], "label": [0, 1, 0, 1]})
+    def tasks(examples):
+        return examples.features["task"].int2str(examples["task"])
+
     first = instruction_examples(split, LLMSettings(order="description_first", description_epochs=2), seed=0)
-    assert first["task"] == ["description"] * 4 + ["recognition"] * 4
+    assert tasks(first) == ["description"] * 4 + ["recognition"] * 4
     assert sorted(first["row"][:4]) == [0, 0, 2, 2] and sorted(first["row"][4:]) == [0, 1, 2, 3]
     last = instruction_examples(split, LLMSettings(order="recognition_first", description_epochs=1), seed=0)
-    assert last["task"] == ["recognition"] * 4 + ["description"] * 2
-    mixed = instruction_examples(split, LLMSettings(order="mixed", description_epochs=3, recognition_epochs=2), seed=0)
-    assert sorted(mixed["task"]) == ["description"] * 6 + ["recognition"] * 8
-    assert mixed["task"] != sorted(mixed["task"]) and mixed["task"] != sorted(mixed["task"], reverse=True)
+    assert tasks(last) == ["recognition"] * 4 + ["description"] * 2
+    mixed = tasks(instruction_examples(split, LLMSettings(order="mixed", description_epochs=3, recognition_epochs=2),
+                                       seed=0))
+    assert sorted(mixed) == ["description"] * 6 + ["recognition"] * 8
+    assert mixed != sorted(mixed) and mixed != sorted(mixed, reverse=True)
 
 
 def test_instruction_examples_reject_bad_settings():
@@ -144,26 +152,39 @@ def test_stage2_writes_a_loadable_merged_model_an_adapter_and_logs(trained):
     assert model.generate(**batch, max_new_tokens=3, do_sample=False).shape[1] == batch["input_ids"].shape[1] + 3
 
 
-def test_stage2_trains_the_projector_and_keeps_the_encoder_frozen(trained):
+def test_stage2_trains_only_lora_and_the_projector_and_the_model_holds_them(trained):
     config, model_dir, _ = trained
-    model = EAILlamaForCausalLM.from_pretrained(model_dir)
+    adapter = load_file(model_dir.parent / "adapter" / "adapter_model.safetensors")
+    assert adapter and all("lora_" in key or "projector" in key for key in adapter)  # no encoder, no base weight
+    merged = EAILlamaForCausalLM.from_pretrained(model_dir)
+    trained_projector = next(value for key, value in adapter.items() if key.endswith("projector.weight"))
+    assert torch.equal(merged.projector.weight, trained_projector)
+    set_seed(config.seed)
+    fresh, _ = build_model(config.llm, config.llm.encoder)  # what training started from
+    assert not torch.allclose(fresh.projector.weight, trained_projector)
     encoder = EAISkeletonEncoder.from_pretrained(config.llm.encoder)
-    assert all(torch.equal(model.skeleton_encoder.state_dict()[k], v) for k, v in encoder.state_dict().items())
+    assert all(torch.equal(merged.skeleton_encoder.state_dict()[k], v) for k, v in encoder.state_dict().items())
 
 
-def test_stage2_resumes_from_its_last_checkpoint(trained, monkeypatch):
-    config, model_dir, _ = trained
-    checkpoints = sorted((model_dir.parent / "checkpoints-llm").glob("checkpoint-*"))
-    assert checkpoints, "save_steps=2 should have written a checkpoint"
-    state = json.loads((checkpoints[-1] / "trainer_state.json").read_text())
-    assert state["global_step"] == state["max_steps"]  # the last checkpoint is the end of training
+def test_stage2_resumes_an_interrupted_run_from_its_checkpoint(trained, tmp_path, monkeypatch):
+    config = copy.deepcopy(trained[0])
+    config.output_dir = str(tmp_path / "out")
+
+    class StopAtStep2(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 2:
+                control.should_save = control.should_training_stop = True
+
+    train_llm(config, callbacks=[StopAtStep2()])
+    assert [p.name for p in (tmp_path / "out" / "checkpoints-llm").iterdir()] == ["checkpoint-2"]
     batches = []
     original = InstructionCollator.__call__
     monkeypatch.setattr(InstructionCollator, "__call__", lambda self, examples: batches.append(1) or original(self, examples))
     train_llm(config, resume=True)
-    assert len(batches) == 0  # nothing left to train after the last checkpoint
-    train_llm(config, resume=False)
-    assert len(batches) == state["max_steps"]
+    total = json.loads((tmp_path / "out" / "log-llm.json").read_text())[-1]["step"]
+    assert total > 2 and len(batches) == total - 2  # only the steps after the checkpoint ran
+    train_llm(config)  # without resume: starts over, all steps
+    assert len(batches) == (total - 2) + total
 
 
 # --- evaluation ----------------------------------------------------------------------------------------
@@ -182,8 +203,8 @@ def test_evaluation_reports_accuracy_per_corpus_errors_descriptions_and_a_confus
         columns, matrix = result["confusion"][mode]
         assert columns == ["anger", "happiness", "sadness", ERROR] and matrix.sum() == len(test)
     assert metrics["recognition_score"]["error_rate"] == 0  # scoring always picks a label
-    if any(test["description"]):
-        assert set(metrics["description"]) == {"rouge1", "rougeL", "bleu", "meteor", "num_clips"}
+    assert any(test["description"])  # the tiny corpus has described test clips
+    assert set(metrics["description"]) == {"rouge1", "rougeL", "bleu", "meteor", "num_clips"}
     report = write_report(result, tmp_path, "tiny")
     assert json.loads((tmp_path / "metrics.json").read_text())["recognition_score"]["num_clips"] == len(test)
     assert (tmp_path / "confusion-generate.png").stat().st_size > 0 and "Recognition (score)" in report.read_text()
@@ -239,3 +260,12 @@ def test_eval_and_predict_commands_write_a_report_and_explain_a_file(trained, tm
     layout_bvh(tmp_path / "other.bvh", get_layout("kinect_v2"))
     with pytest.raises(SystemExit, match=r"lack the joints of every known layout.*\['xsens_mvn28', 'kdae24'\]"):
         predict_command.main(["--model", str(model_dir), str(tmp_path / "other.bvh")])
+
+
+def test_scoring_and_generation_work_with_a_tokenizer_without_a_pad_token():
+    model, processor = tiny_model_and_processor("semantic")
+    processor.tokenizer.pad_token = None  # as LLaMA's tokenizer
+    assert processor.pad_token_id == processor.tokenizer.eos_token_id
+    answers = [processor.recognition_answer(label) for label in ("anger", "sadness")]
+    assert score_answers(model, processor, CLIPS, CLIP_LAYOUTS, answers).shape == (2, 2)
+    assert explain(model, processor, CLIPS[0], CLIP_LAYOUTS[0], max_new_tokens=2)["label"] in model.config.labels
