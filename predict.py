@@ -14,7 +14,7 @@ from accelerate import PartialState
 
 from eai_llm.evaluation import load_trained
 from eai_llm.inference import explain
-from eai_llm.motion import read_motion, to_known_layout
+from eai_llm.motion import read_for_layouts
 
 
 def main(argv=None):
@@ -26,12 +26,9 @@ def main(argv=None):
     parser.add_argument("motion_file")
     args = parser.parse_args(argv)
     options = {key: value for key, value in (("layout", args.layout), ("fps", args.fps)) if value is not None}
-    if (args.format or "").lower() == "bvh" or args.motion_file.lower().endswith(".bvh"):
-        options["end_sites"] = True  # End Sites may be joints of the model's layout (e.g. kdae24)
     try:
         model, processor = load_trained(args.model, PartialState().device)
-        motion = to_known_layout(read_motion(args.motion_file, args.format, **options),
-                                 processor.feature_extractor.layouts)
+        motion = read_for_layouts(args.motion_file, processor.feature_extractor.layouts, args.format, **options)
     except (OSError, ValueError) as error:  # the message names the file, the field and what was expected
         raise SystemExit(f"predict.py: {error}") from None
     print(json.dumps(explain(model, processor, motion.positions, motion.layout.name), indent=2))

@@ -66,9 +66,8 @@ def ce_baseline(config) -> dict:
     return json.loads(metrics_file.read_text())
 
 
-def no_skeleton_descriptions(config, processor, test) -> dict:
+def no_skeleton_descriptions(language_model, processor, test) -> dict:
     """The bare LLM, asked for reasons with the true label and no skeleton tokens."""
-    language_model, _ = load_language_model(config.llm.language_model)
     described = [i for i, text in enumerate(test["description"]) if text]
     names = test.features["label"].names
     question = DESCRIPTION_QUESTION.replace("<Skeleton> <skeleton> </Skeleton> ", "")  # the same words, no skeleton
@@ -90,7 +89,7 @@ def step_time(model, batch, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def training_overhead(config, model, processor, train) -> dict:
+def training_overhead(config, model, language_model, processor, train) -> dict:
     """Step time of EAILlamaForCausalLM + LoRA over the bare LLM + the same LoRA, same batch of token ids."""
     settings = config.llm
     lora = dict(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=0.0,
@@ -102,7 +101,6 @@ def training_overhead(config, model, processor, train) -> dict:
     model.skeleton_encoder.requires_grad_(False)
     eai = get_peft_model(model, LoraConfig(**lora, modules_to_save=["projector"])).train()
     eai_seconds = step_time(eai, batch)
-    language_model, _ = load_language_model(settings.language_model)
     bare = get_peft_model(language_model, LoraConfig(**lora)).train()
     text_only = batch["input_ids"].masked_fill(batch["input_ids"] == model.config.skeleton_token_id,
                                                processor.tokenizer.eos_token_id)
@@ -142,11 +140,12 @@ def benchmark(config, latency_clips: int) -> dict:
         "llm_generate": evaluation["recognition_generate"],
         "llm_score": evaluation["recognition_score"],
     }
+    language_model, _ = load_language_model(config.llm.language_model)  # the bare LLM, for both baselines
     if "description" in evaluation:
         result["description"] = evaluation["description"]
-        result["description_no_skeleton"] = no_skeleton_descriptions(config, processor, test)
+        result["description_no_skeleton"] = no_skeleton_descriptions(language_model, processor, test)
     result["latency"] = latency(model, processor, test, latency_clips)
-    result["training_overhead"] = training_overhead(config, model, processor, train)
+    result["training_overhead"] = training_overhead(config, model, language_model, processor, train)
     return result
 
 

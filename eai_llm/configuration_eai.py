@@ -82,6 +82,12 @@ class EAISkeletonConfig(PreTrainedConfig):
 TOKEN_GRANULARITIES = ("semantic", "spatiotemporal", "all")
 
 
+def count_skeleton_tokens(granularity: str, max_joints: int, num_temporal_tokens: int) -> int:
+    """Skeleton tokens per clip ``N`` by granularity: 1, ``V_max + T'`` or ``1 + V_max + T'``."""
+    spatiotemporal = max_joints + num_temporal_tokens
+    return {"semantic": 1, "spatiotemporal": spatiotemporal, "all": 1 + spatiotemporal}[granularity]
+
+
 @strict
 class EAIConfig(PreTrainedConfig):
     r"""Configuration of :class:`~eai_llm.modeling_eai.EAILlamaForCausalLM`: a skeleton encoder, a linear
@@ -135,9 +141,9 @@ class EAIConfig(PreTrainedConfig):
 
     @property
     def num_skeleton_tokens(self) -> int:
-        """Skeleton tokens per clip ``N``: 1, ``V_max + T'`` or ``1 + V_max + T'`` by granularity."""
-        spatiotemporal = self.skeleton_config.max_joints + self.skeleton_config.num_temporal_tokens
-        return {"semantic": 1, "spatiotemporal": spatiotemporal, "all": 1 + spatiotemporal}[self.token_granularity]
+        """Skeleton tokens per clip ``N`` (see :func:`count_skeleton_tokens`)."""
+        skeleton = self.skeleton_config
+        return count_skeleton_tokens(self.token_granularity, skeleton.max_joints, skeleton.num_temporal_tokens)
 
     @property
     def labels(self) -> list[str]:

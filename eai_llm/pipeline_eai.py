@@ -16,7 +16,7 @@ import numpy as np
 from transformers import Pipeline
 
 from .inference import explain
-from .motion import read_bvh, read_motion, to_known_layout
+from .motion import read_for_layouts
 
 
 class SkeletonEmotionPipeline(Pipeline):
@@ -49,15 +49,12 @@ class SkeletonEmotionPipeline(Pipeline):
                 raise ValueError(f"field 'layout' is {inputs['layout']!r}, expected one of this model's layouts {names}")
             return {"positions": np.asarray(inputs["positions"], dtype=np.float32), "layout": inputs["layout"]}
         if isinstance(inputs, str) and inputs.lstrip().startswith("HIERARCHY"):
-            motion = _read_bvh_text(inputs)
-        elif isinstance(inputs, (str, os.PathLike)) and str(inputs).lower().endswith(".bvh"):
-            motion = read_bvh(inputs, end_sites=True)
+            motion = _read_bvh_text(inputs, layouts)
         elif isinstance(inputs, (str, os.PathLike)):
-            motion = read_motion(inputs, **({"layout": layout} if layout else {}))
+            motion = read_for_layouts(inputs, layouts, **({"layout": layout} if layout else {}))
         else:
             raise ValueError(f"input is a {type(inputs).__name__}, expected a motion file path, BVH text or a dict "
                              "with 'positions' and 'layout'")
-        motion = to_known_layout(motion, layouts)
         return {"positions": motion.positions, "layout": motion.layout.name}
 
     def _forward(self, model_inputs: dict, max_new_tokens: int = 96) -> dict:
@@ -67,9 +64,9 @@ class SkeletonEmotionPipeline(Pipeline):
         return model_outputs
 
 
-def _read_bvh_text(text: str):
+def _read_bvh_text(text: str, layouts: list[dict]):
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "input.bvh")
         with open(path, "w", encoding="utf-8") as file:
             file.write(text)
-        return read_bvh(path, end_sites=True)
+        return read_for_layouts(path, layouts)

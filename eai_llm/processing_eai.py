@@ -32,6 +32,7 @@ import numpy as np
 from transformers import AutoTokenizer, BatchFeature, ProcessorMixin
 from transformers.feature_extraction_utils import FeatureExtractionMixin
 
+from .configuration_eai import TOKEN_GRANULARITIES, count_skeleton_tokens
 from .labels import label_prompt, merged_label
 from .layouts import JointLayout, get_layout, register_layout
 
@@ -193,9 +194,9 @@ class EAIProcessor(ProcessorMixin):
     def __init__(self, feature_extractor: SkeletonProcessor | None = None, tokenizer=None,
                  num_temporal_tokens: int = 16, token_granularity: str = "all", chat_template: str | None = None,
                  **kwargs):
-        if token_granularity not in ("semantic", "spatiotemporal", "all"):
-            raise ValueError(f"EAIProcessor: field 'token_granularity' is {token_granularity!r}, expected "
-                             "'semantic', 'spatiotemporal' or 'all'")
+        if token_granularity not in TOKEN_GRANULARITIES:
+            raise ValueError(f"EAIProcessor: field 'token_granularity' is {token_granularity!r}, expected one of "
+                             f"{list(TOKEN_GRANULARITIES)}")
         if feature_extractor.num_frames % num_temporal_tokens:
             raise ValueError(f"EAIProcessor: field 'num_temporal_tokens' is {num_temporal_tokens}, expected a divisor "
                              f"of the skeleton processor's num_frames {feature_extractor.num_frames}")
@@ -229,9 +230,9 @@ class EAIProcessor(ProcessorMixin):
 
     @property
     def num_skeleton_tokens(self) -> int:
-        """``N``: 1, ``V_max + T'`` or ``1 + V_max + T'`` by granularity, as the model's config."""
-        spatiotemporal = self.feature_extractor.max_joints + self.num_temporal_tokens
-        return {"semantic": 1, "spatiotemporal": spatiotemporal, "all": 1 + spatiotemporal}[self.token_granularity]
+        """``N``, as the model's config counts it (:func:`~eai_llm.configuration_eai.count_skeleton_tokens`)."""
+        return count_skeleton_tokens(self.token_granularity, self.feature_extractor.max_joints,
+                                     self.num_temporal_tokens)
 
     def recognition_prompt(self) -> str:
         """The paper's recognition prompt, rendered for the LLM."""
