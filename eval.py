@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 from accelerate import PartialState
 
-from eai_llm.evaluation import evaluate_split, load_trained, write_report
-from eai_llm.training import load_corpora
+from eai_llm.corpus import load_corpora
+from eai_llm.evaluation import evaluate_split, write_report
+from eai_llm.inference import load_trained
 
 
 def main(argv=None):

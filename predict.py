@@ -12,8 +12,7 @@ import json
 
 from accelerate import PartialState
 
-from eai_llm.evaluation import load_trained
-from eai_llm.inference import explain
+from eai_llm.inference import explain, load_trained
 from eai_llm.motion import read_for_layouts
 
 

@@ -21,7 +21,9 @@ Stage ``all``: stage 1 (joint), then stage 2 on its encoder.
 import argparse
 import json
 
-from eai_llm.training import load_config, process_state, train_alignment, train_llm
+from eai_llm.alignment import train_alignment
+from eai_llm.instruction_tuning import train_llm
+from eai_llm.run_config import check_corpora_exist, load_config, process_state
 
 
 def main(argv=None):
@@ -38,6 +40,7 @@ def main(argv=None):
         parser.error("--resume continues stage 2 from its last checkpoint: use it with --stage llm")
     try:
         config = load_config(args.config, output_dir=args.output_dir, corpus=args.corpus)
+        check_corpora_exist(config, args.corpus and "--corpus" or args.config)
     except (OSError, ValueError) as error:  # the message names the file and the key
         raise SystemExit(f"train.py: {error}") from None
     state = process_state()

@@ -26,7 +26,8 @@ import numpy as np
 from datasets import DatasetDict, concatenate_datasets
 
 from eai_llm.corpus import load_corpus
-from eai_llm.training import load_config, train_alignment
+from eai_llm.alignment import train_alignment
+from eai_llm.run_config import load_config
 
 BANDAI_REGEX = r"dataset-2_(?P<action>.+)_(?P<label>[a-z]+)_\d+\.bvh"
 

@@ -31,20 +31,15 @@ import torch
 from encoder import convert_bandai  # benchmarks/encoder.py, beside this script
 from peft import LoraConfig, get_peft_model
 
-from eai_llm.corpus import clip_positions
-from eai_llm.evaluation import description_metrics, evaluate_split, load_trained
-from eai_llm.inference import explain, generate_answers
+from eai_llm.alignment import train_alignment
+from eai_llm.corpus import clip_positions, load_corpora
+from eai_llm.evaluation import description_metrics, evaluate_split
+from eai_llm.inference import explain, generate_answers, load_trained
+from eai_llm.instruction_tuning import InstructionCollator, instruction_examples, train_llm
 from eai_llm.labels import merged_label
 from eai_llm.language_models import load_language_model
 from eai_llm.processing_eai import DESCRIPTION_QUESTION
-from eai_llm.training import (
-    InstructionCollator,
-    instruction_examples,
-    load_config,
-    load_corpora,
-    train_alignment,
-    train_llm,
-)
+from eai_llm.run_config import load_config
 
 
 def trained_run(config) -> Path:

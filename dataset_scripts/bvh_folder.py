@@ -19,17 +19,9 @@ Example, the real Bandai-Namco mocap subset with its styles as labels:
 import argparse
 import re
 
-from eai_llm.corpus import (
-    ClipSource,
-    add_converter_args,
-    bvh_reader,
-    check_label,
-    convert_files,
-    input_files,
-    parse_label_map,
-    run_script,
-    sources_from_labels_csv,
-)
+from eai_llm.corpus import ClipSource, bvh_reader, check_label, input_files, sources_from_labels_csv
+
+from converter_cli import add_converter_args, convert_from_args, parse_label_map, run_script
 
 
 def sources_from_regex(files, pattern: str, allowed, label_map) -> list[ClipSource]:
@@ -72,7 +64,7 @@ def main(argv=None):
         sources = sources_from_regex(files, args.label_regex, allowed or None, label_map)
     label_names = allowed or sorted({source.label for source in sources})
     read = bvh_reader(units=args.units, up_axis=args.up_axis, layout_name=args.layout_name)
-    convert_files(sources, read, args.corpus or args.input_dir.resolve().name, label_names, args)
+    convert_from_args(sources, read, args.corpus or args.input_dir.resolve().name, label_names, args)
 
 
 if __name__ == "__main__":

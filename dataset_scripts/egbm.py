@@ -15,16 +15,11 @@ names, with --label-map).
 import argparse
 from pathlib import Path
 
-from eai_llm.corpus import (
-    CORPUS_LABELS,
-    add_converter_args,
-    convert_files,
-    input_files,
-    parse_label_map,
-    run_script,
-    sources_from_labels_csv,
-)
+from eai_llm.corpus import input_files, sources_from_labels_csv
+from eai_llm.labels import CORPUS_LABELS
 from eai_llm.motion import read_kinect_v2
+
+from converter_cli import add_converter_args, convert_from_args, parse_label_map, run_script
 
 
 def main(argv=None):
@@ -40,7 +35,7 @@ def main(argv=None):
     def read(path):
         return read_kinect_v2(path, fps=args.fps)
 
-    convert_files(sources, read, "egbm", CORPUS_LABELS["egbm"], args)
+    convert_from_args(sources, read, "egbm", CORPUS_LABELS["egbm"], args)
 
 
 if __name__ == "__main__":

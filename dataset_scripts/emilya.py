@@ -18,17 +18,11 @@ map other spellings with --label-map, e.g. 'happiness=joy').
 import argparse
 from pathlib import Path
 
-from eai_llm.corpus import (
-    CORPUS_LABELS,
-    add_converter_args,
-    bvh_reader,
-    convert_files,
-    input_files,
-    parse_label_map,
-    run_script,
-    sources_from_labels_csv,
-)
+from eai_llm.corpus import bvh_reader, input_files, sources_from_labels_csv
+from eai_llm.labels import CORPUS_LABELS
 from eai_llm.motion import read_mvnx, read_xsens_csv
+
+from converter_cli import add_converter_args, convert_from_args, parse_label_map, run_script
 
 SUFFIXES = {"mvnx": ".mvnx", "xsens_csv": ".csv", "bvh": ".bvh"}
 
@@ -47,7 +41,7 @@ def main(argv=None):
                                       parse_label_map(args.label_map))
     read = {"mvnx": read_mvnx, "xsens_csv": lambda path: read_xsens_csv(path, fps=args.fps),
             "bvh": bvh_reader()}[args.format]
-    convert_files(sources, read, "emilya", CORPUS_LABELS["emilya"], args)
+    convert_from_args(sources, read, "emilya", CORPUS_LABELS["emilya"], args)
 
 
 if __name__ == "__main__":

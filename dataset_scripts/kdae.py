@@ -15,19 +15,12 @@ height in the first file read (the release is in centimetres), and used for ever
 import argparse
 import re
 
-from eai_llm.corpus import (
-    CORPUS_LABELS,
-    ClipSource,
-    add_converter_args,
-    bvh_reader,
-    check_label,
-    convert_files,
-    input_files,
-    parse_label_map,
-    run_script,
-)
+from eai_llm.corpus import ClipSource, bvh_reader, check_label, input_files
+from eai_llm.labels import CORPUS_LABELS
 from eai_llm.layouts import get_layout
 from eai_llm.motion import select_joints
+
+from converter_cli import add_converter_args, convert_from_args, parse_label_map, run_script
 
 EMOTION_CODES = {"A": "anger", "D": "disgust", "F": "fear", "H": "happiness", "N": "neutral", "SA": "sadness",
                  "SU": "surprise"}
@@ -57,7 +50,7 @@ def main(argv=None):
     def read(path):
         return select_joints(read_full(path), layout)
 
-    convert_files(sources, read, "kdae", CORPUS_LABELS["kdae"], args)
+    convert_from_args(sources, read, "kdae", CORPUS_LABELS["kdae"], args)
 
 
 if __name__ == "__main__":

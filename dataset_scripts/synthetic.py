@@ -28,9 +28,11 @@ from pathlib import Path
 import numpy as np
 from datasets import Dataset
 
-from eai_llm.corpus import add_output_args, build_corpus, check_output_dir, run_script, save_corpus
+from eai_llm.corpus import build_corpus, check_output_dir, save_corpus
 from eai_llm.layouts import get_layout
 from eai_llm.synthetic import SYNTHETIC_CORPORA, SyntheticClip, default_num_clips, generate_clips, oracle_accuracy
+
+from converter_cli import add_output_args, run_script
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

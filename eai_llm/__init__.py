@@ -1,9 +1,17 @@
 """EAI-LLM: emotion recognition and explanation from 3D full-body skeleton motion with an LLM.
 
-Data path: motion file (``motion``) → corpus row (``corpus``, ``dataset_scripts/``) →
-``SkeletonProcessor`` tensors and ``EAIProcessor`` prompts (``processing_eai``) →
-``EAILlamaForCausalLM`` (``modeling_eai``): skeleton encoder → projector → Llama → text.
-Joint layouts live in ``layouts``.
+The data path, one module a step:
+
+    motion file ──motion.read_motion──▶ Motion (T, J, 3) metres, +Y up, with its JointLayout
+    corpus rows (corpus, dataset_scripts/) ── the same clips as a datasets.DatasetDict
+    SkeletonProcessor / EAIProcessor (processing_eai) ──▶ padded skeleton tensors, prompts with
+        one <skeleton> placeholder id per skeleton token, UST attention mask
+    EAILlamaForCausalLM (modeling_eai): skeleton encoder ──▶ tokens ──projector──▶ Llama ──▶ text
+    inference.explain ──▶ {"label", "scores", "explanation"}
+
+Training: ``alignment`` (stage 1), ``instruction_tuning`` (stage 2), configured by ``run_config``.
+The model files (``configuration_eai``, ``modeling_eai``, ``processing_eai`` and ``joint_layout``) build
+everything from what a saved folder holds; named layouts (``layouts``) belong to the readers and converters.
 
 Importing the package registers the classes with the transformers Auto classes (``AutoConfig``,
 ``AutoModelForCausalLM``, ``AutoModel``, ``AutoProcessor``) and the ``skeleton-emotion`` pipeline, and

@@ -1,4 +1,5 @@
-"""Stage 1: skeleton–language alignment of the skeleton encoder (paper §3.4, eqs. 3–6).
+"""Stage 1: skeleton–language alignment of the skeleton encoder (paper §3.4, eqs. 3–6), trained with the
+HF Trainer (SGD with momentum, linear warm-up, ×0.1 steps, as the paper) and saved with ``save_pretrained``.
 
 ``L_ce``  cross-entropy of the classification head on the semantic token (the CTR-GCN baseline)
 ``L_se = L_ce + L_con(z_g, z_text)``                                   (eq. 6)
@@ -18,17 +19,25 @@ masked out of its cross-entropy.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from transformers import Trainer, TrainingArguments, set_seed
 
-from .corpus import clip_positions
+from .configuration_eai import EAISkeletonConfig
+from .corpus import clip_positions, load_corpora
+from .evaluation import accuracy_by_corpus
+from .folders import write_folder
 from .labels import label_prompt, merged_label
+from .layouts import get_layout
 from .modeling_eai import EAISkeletonEncoder
 from .processing_eai import SkeletonProcessor
+from .run_config import TrainConfig, process_state
+from .text_encoders import load_text_encoder
 
 LOSSES = ("ce", "se", "st")
 
@@ -171,7 +180,7 @@ def warmup_step_decay(warmup_steps: int, decay_steps: list[int], factor: float =
 def predict(encoder: EAISkeletonEncoder, collator: SkeletonCollator, split, batch_size: int = 64) -> dict:
     """Masked argmax of the classification head over a corpus split.
 
-    Returns ``{"labels": (N,), "predictions": (N,), "corpora": list of N names}`` (vocabulary ids)."""
+    Returns ``{"labels": [N], "predictions": [N], "corpora": [N]}``: merged label names and corpus names."""
     encoder.eval()
     device = encoder.device
     labels, predictions, corpora = [], [], []
@@ -182,16 +191,86 @@ def predict(encoder: EAISkeletonEncoder, collator: SkeletonCollator, split, batc
         batch = collator(items)
         logits = encoder(**{k: batch[k].to(device) for k in SkeletonProcessor.model_input_names}).logits
         allowed = collator.vocabulary.corpus_label_mask.to(device)[batch["corpus_ids"].to(device)]
-        predictions.append(mask_to_corpus(logits, allowed).argmax(-1).cpu())
-        labels.append(batch["labels"])
+        predictions += mask_to_corpus(logits, allowed).argmax(-1).cpu().tolist()
+        labels += batch["labels"].tolist()
         corpora += [str(item["corpus"]) for item in items]
-    return {"labels": torch.cat(labels).numpy(), "predictions": torch.cat(predictions).numpy(), "corpora": corpora}
+    names = collator.vocabulary.labels
+    return {"labels": [names[i] for i in labels], "predictions": [names[i] for i in predictions], "corpora": corpora}
 
 
-def accuracy_by_corpus(result: dict) -> dict[str, float]:
-    """Accuracy per corpus and ``"overall"`` from :func:`predict`'s result."""
-    correct = result["labels"] == result["predictions"]
-    corpora = np.asarray(result["corpora"])
-    scores = {corpus: float(correct[corpora == corpus].mean()) for corpus in sorted(set(result["corpora"]))}
-    scores["overall"] = float(correct.mean())
-    return scores
+def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncoder, dict]:
+    """Stage 1 on ``config.corpus`` (or an already loaded ``corpus``). Joint training writes
+    ``<output_dir>/encoder`` (encoder + processor + ``metrics.json``, ``from_pretrained``-ready); separate
+    training writes ``<output_dir>/encoder-<corpus>`` per corpus; both write ``metrics-align.json``.
+    Returns the (last) encoder and the metrics (test accuracy per corpus and overall)."""
+    corpus = corpus if corpus is not None else load_corpora(config.corpus_folders)
+    if config.corpora:
+        missing = sorted(set(config.corpora) - set(corpus["train"]["corpus"]))
+        if missing:
+            raise ValueError(f"corpora {missing} are not in {config.corpus}")
+        corpus = corpus.filter(lambda c: c in config.corpora, input_columns="corpus")
+    output_dir = Path(config.output_dir)
+    text_encoder = load_text_encoder(**config.text_encoder.model_dump())  # once, for every encoder
+    names = sorted(set(corpus["train"]["corpus"]))
+    parts = {"encoder": corpus} if config.align.joint else {
+        f"encoder-{name}": corpus.filter(lambda c, name=name: c == name, input_columns="corpus") for name in names}
+    results, speeds = {"labels": [], "predictions": [], "corpora": []}, []
+    for folder, part in parts.items():
+        encoder, result, speed = _train_one(config, part, text_encoder, output_dir / folder)
+        for key in results:
+            results[key] += result[key]
+        speeds.append(speed)
+    accuracy = accuracy_by_corpus(results["labels"], results["predictions"], results["corpora"])
+    metrics = {"loss": config.align.loss, "joint": config.align.joint,
+               "accuracy": {**accuracy, "train_clips_per_second": sum(speeds) / len(speeds)}}
+    if process_state().is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "metrics-align.json").write_text(json.dumps(metrics, indent=2))
+    process_state().wait_for_everyone()  # stage 2 reads the encoder the main process wrote
+    return encoder, metrics
+
+
+def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tuple[EAISkeletonEncoder, dict, float]:
+    """Train one encoder on ``corpus["train"]``, save it (with its processor and test accuracy) to
+    ``save_dir``; returns the encoder, its test predictions (:func:`predict`) and clips/s in training."""
+    set_seed(config.seed)
+    train, test = corpus["train"], corpus["test"]
+    vocabulary = LabelVocabulary.from_split(train)
+    layouts = [get_layout(name) for name in sorted(set(train["layout"]) | set(test["layout"]))]
+    processor = SkeletonProcessor(layouts=layouts, num_frames=config.num_frames)
+    text_features = text_encoder(vocabulary.prompts())
+    encoder = EAISkeletonEncoder(EAISkeletonConfig(
+        layouts=processor.layouts, num_frames=config.num_frames, token_dim=text_features.shape[1],
+        id2label=dict(enumerate(vocabulary.labels)), corpus_labels=vocabulary.corpus_labels, **config.encoder))
+    align = config.align
+    module = SkeletonTextAlignment(encoder, text_features, vocabulary.corpus_label_mask, align.loss,
+                                   align.temperature, align.learn_temperature)
+    collator = SkeletonCollator(processor, vocabulary, train.features["label"].names)
+
+    args = TrainingArguments(
+        output_dir=str(save_dir.with_name(f"checkpoints-{save_dir.name}")), per_device_train_batch_size=align.batch_size,
+        num_train_epochs=align.epochs, save_strategy="no", report_to="none", remove_unused_columns=False,
+        dataloader_pin_memory=torch.cuda.is_available(), logging_steps=10, seed=config.seed,
+        max_grad_norm=align.max_grad_norm, ddp_find_unused_parameters=align.loss != "st",  # ce/se skip token heads
+        use_cpu=not torch.cuda.is_available(),
+        disable_tqdm=False)
+    steps_per_epoch = math.ceil(len(train) / (align.batch_size * args.world_size))
+    optimizer = torch.optim.SGD(module.parameters(), lr=align.learning_rate, momentum=align.momentum,
+                                nesterov=True, weight_decay=align.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_step_decay(
+        align.warmup_epochs * steps_per_epoch, [e * steps_per_epoch for e in align.decay_epochs]))
+    trainer = Trainer(model=module, args=args, train_dataset=train.with_format("numpy"), data_collator=collator,
+                      optimizers=(optimizer, schedule))
+    speed = trainer.train().metrics["train_samples_per_second"]
+
+    result = predict(encoder, collator, test)
+    if trainer.is_world_process_zero():
+        scores = accuracy_by_corpus(result["labels"], result["predictions"], result["corpora"])
+
+        def write(folder: Path):
+            encoder.save_pretrained(folder)
+            processor.save_pretrained(folder)
+            (folder / "metrics.json").write_text(json.dumps({**scores, "train_clips_per_second": speed}, indent=2))
+
+        write_folder(save_dir, write)
+    return encoder, result, speed

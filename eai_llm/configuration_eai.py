@@ -8,7 +8,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from .layouts import JointLayout, get_layout
+from .joint_layout import JointLayout
 
 
 @strict
@@ -17,9 +17,10 @@ class EAISkeletonConfig(PreTrainedConfig):
     encoder with multi-granularity token heads.
 
     Args:
-        layouts: joint layouts the encoder accepts, as registered names or ``JointLayout.to_dict()``
-            dicts (stored as dicts); layout id ``i`` of a batch is ``layouts[i]``. Use the same list as
-            the ``SkeletonProcessor``.
+        layouts: the joint layouts the encoder accepts, as ``JointLayout.to_dict()`` dicts (or
+            ``JointLayout`` objects, stored as dicts): the full definitions travel with the model, so it
+            never looks a name up. Layout id ``i`` of a batch is ``layouts[i]``. Use the same list as the
+            ``SkeletonProcessor`` (the data layer, ``eai_llm.layouts``, has the built-in ones).
         num_frames: frames per clip ``T`` (the processor's ``num_frames``).
         block_channels: output channels of each graph-convolution block; the paper's CTR-GCN uses
             ``[64, 64, 64, 64, 128, 128, 128, 256, 256, 256]``.
@@ -48,12 +49,9 @@ class EAISkeletonConfig(PreTrainedConfig):
     corpus_labels: dict | None = None
 
     def __post_init__(self, **kwargs):
-        self.layouts = [dict(layout) if isinstance(layout, dict) else get_layout(layout).to_dict()
-                        for layout in (self.layouts or ["xsens_mvn28", "kdae24", "kinect_v2"])]
+        self.layouts = [layout_definition(layout, "EAISkeletonConfig") for layout in self.layouts or []]
         self.block_channels, self.block_strides = list(self.block_channels), list(self.block_strides)
         super().__post_init__(**kwargs)
-        for layout in self.layouts:
-            JointLayout.from_dict(layout)  # validates
         if not self.block_channels or len(self.block_channels) != len(self.block_strides):
             raise ValueError(f"EAISkeletonConfig: 'block_channels' ({len(self.block_channels)}) and "
                              f"'block_strides' ({len(self.block_strides)}) need the same non-zero length")
@@ -72,20 +70,48 @@ class EAISkeletonConfig(PreTrainedConfig):
 
     @property
     def max_joints(self) -> int:
-        return max(len(layout["joint_names"]) for layout in self.layouts)
+        """``V_max``: the joint count of the widest layout (0 without layouts)."""
+        return max((len(layout["joint_names"]) for layout in self.layouts), default=0)
 
     @property
     def num_temporal_tokens(self) -> int:
+        """``T' = num_frames / prod(block_strides)``."""
         return self.num_frames // math.prod(self.block_strides)
 
 
-TOKEN_GRANULARITIES = ("semantic", "spatiotemporal", "all")
+def layout_definition(layout, owner: str) -> dict:
+    """A layout as a validated ``JointLayout.to_dict()`` dict; a bare name is an error, since a model must
+    carry the full definition of every skeleton it accepts."""
+    if isinstance(layout, JointLayout):
+        return layout.to_dict()
+    if not isinstance(layout, dict):
+        raise ValueError(f"{owner}: field 'layouts' holds {layout!r}, expected layout definitions "
+                         "(JointLayout.to_dict() dicts; the built-in ones are in eai_llm.layouts)")
+    return JointLayout.from_dict(layout).to_dict()
 
 
-def count_skeleton_tokens(granularity: str, max_joints: int, num_temporal_tokens: int) -> int:
-    """Skeleton tokens per clip ``N`` by granularity: 1, ``V_max + T'`` or ``1 + V_max + T'``."""
-    spatiotemporal = max_joints + num_temporal_tokens
-    return {"semantic": 1, "spatiotemporal": spatiotemporal, "all": 1 + spatiotemporal}[granularity]
+TOKEN_GRANULARITIES = {  # which skeleton tokens the LLM sees, in this order (paper §3.1, Table 3)
+    "semantic": ("semantic",),
+    "spatiotemporal": ("spatial", "temporal"),
+    "all": ("semantic", "spatial", "temporal"),
+}
+
+
+def skeleton_token_parts(granularity: str, max_joints: int, num_temporal_tokens: int) -> list[tuple[str, int]]:
+    """The skeleton tokens of one clip, in the order the LLM reads them: ``(part, count)`` pairs from
+    ``("semantic", 1)``, ``("spatial", V_max)`` (one per joint), ``("temporal", T')`` (one per step),
+    selected by ``granularity``. The encoder's tokens, the processor's attention mask over the
+    placeholders and the placeholder count all follow this list."""
+    if granularity not in TOKEN_GRANULARITIES:
+        raise ValueError(f"field 'token_granularity' is {granularity!r}, expected one of {list(TOKEN_GRANULARITIES)}")
+    counts = {"semantic": 1, "spatial": max_joints, "temporal": num_temporal_tokens}
+    return [(part, counts[part]) for part in TOKEN_GRANULARITIES[granularity]]
+
+
+def temporal_token_mask(frame_mask, num_temporal_tokens: int):
+    """``(B, T)`` frame mask (numpy array or torch tensor) → ``(B, T')`` bool: a temporal token is real when
+    any of the ``T / T'`` frames it pools is (UST, eq. 1, ``M_t``)."""
+    return frame_mask.reshape(frame_mask.shape[0], num_temporal_tokens, -1).any(-1)
 
 
 @strict
@@ -121,9 +147,7 @@ class EAIConfig(PreTrainedConfig):
         if self.text_config.model_type != "llama":
             raise ValueError(f"EAIConfig: 'text_config' is a {self.text_config.model_type!r} model, expected a "
                              "Llama-family LLM (model_type 'llama': LLaMA, Llama 2/3, Vicuna, SmolLM2, ...)")
-        if self.token_granularity not in TOKEN_GRANULARITIES:
-            raise ValueError(f"EAIConfig: 'token_granularity' is {self.token_granularity!r}, expected one of "
-                             f"{list(TOKEN_GRANULARITIES)}")
+        self.skeleton_token_parts  # validates token_granularity
         if not 0 <= self.skeleton_token_id < self.text_config.vocab_size:
             raise ValueError(f"EAIConfig: 'skeleton_token_id' is {self.skeleton_token_id}, expected an id in the "
                              f"LLM's vocabulary [0, {self.text_config.vocab_size})")
@@ -140,10 +164,18 @@ class EAIConfig(PreTrainedConfig):
         return super().from_dict(config_dict, **kwargs)
 
     @property
-    def num_skeleton_tokens(self) -> int:
-        """Skeleton tokens per clip ``N`` (see :func:`count_skeleton_tokens`)."""
+    def skeleton_token_parts(self) -> list[tuple[str, int]]:
+        """The skeleton tokens per clip, in order (:func:`skeleton_token_parts`)."""
         skeleton = self.skeleton_config
-        return count_skeleton_tokens(self.token_granularity, skeleton.max_joints, skeleton.num_temporal_tokens)
+        try:
+            return skeleton_token_parts(self.token_granularity, skeleton.max_joints, skeleton.num_temporal_tokens)
+        except ValueError as error:
+            raise ValueError(f"EAIConfig: {error}") from None
+
+    @property
+    def num_skeleton_tokens(self) -> int:
+        """Skeleton tokens per clip ``N``: 1, ``V_max + T'`` or ``1 + V_max + T'``."""
+        return sum(count for _, count in self.skeleton_token_parts)
 
     @property
     def labels(self) -> list[str]:

@@ -17,34 +17,25 @@ hierarchy stays self-describing; :func:`load_corpus` registers them again.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, Value, load_from_disk
+from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets, load_from_disk
 from datasets.exceptions import DatasetGenerationError
 
-from .layouts import LAYOUTS, JointLayout, get_layout, register_layout
+from .folders import check_replaceable, write_folder
+from .joint_layout import JointLayout
+from .layouts import LAYOUTS, get_layout, register_layout
 from .motion import Motion, MotionFileError, guess_bvh_units, read_bvh
 
-# The label sets of the paper's corpora (§4.1), lower-case.
-CORPUS_LABELS = {
-    "emilya": ("anger", "anxiety", "fear", "joy", "neutral", "panic", "sadness", "shame"),
-    "kdae": ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"),
-    "egbm": ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"),
-}
-
 LAYOUTS_FILE = "layouts.json"
-DATASET_DICT_FILE = "dataset_dict.json"  # written by DatasetDict.save_to_disk
 
 
 def corpus_features(label_names: Iterable[str]) -> Features:
@@ -80,17 +71,6 @@ def check_label(label: str, allowed: Iterable[str] | None, source: str,
     if allowed is not None and value not in set(allowed):
         raise ValueError(f"{source}: field 'label' is {label!r}, expected one of {sorted(allowed)}")
     return value
-
-
-def parse_label_map(text: str | None) -> dict[str, str]:
-    """``"happy=happiness,joy=happiness"`` → ``{"happy": "happiness", "joy": "happiness"}``."""
-    mapping = {}
-    for pair in filter(None, (p.strip() for p in (text or "").split(","))):
-        source, sep, target = pair.partition("=")
-        if not sep or not source.strip() or not target.strip():
-            raise ValueError(f"--label-map: {pair!r} is not of the form name=label")
-        mapping[source.strip().lower()] = target.strip().lower()
-    return mapping
 
 
 @dataclass
@@ -181,13 +161,46 @@ def bvh_reader(units: str = "auto", up_axis: str = "y", layout_name: str | None 
     return read
 
 
+@dataclass
+class ConversionReport:
+    """What :func:`convert_files` wrote: the corpus, where, in how long, and the files it skipped."""
+
+    corpus: DatasetDict
+    output_dir: Path
+    seconds: float
+    skipped: list[str] = field(default_factory=list)  # one error message per skipped file
+
+    def summary(self) -> str:
+        """Clips per split, corpus, layout and label, where the corpus was written, and the skipped files."""
+        lines = []
+        for split, data in self.corpus.items():
+            meta = data.select_columns(["corpus", "layout", "label", "description"])[:]
+            names = data.features["label"].names
+            labels = Counter(names[i] for i in meta["label"])
+            described = sum(bool(d) for d in meta["description"])
+            lines += [f"{split}: {len(data)} clips; corpora {dict(Counter(meta['corpus']))}; "
+                      f"layouts {dict(Counter(meta['layout']))}; with description {described}",
+                      f"  labels {dict(sorted(labels.items()))}"]
+        lines.append(f"wrote {self.output_dir} in {self.seconds:.1f} s")
+        if self.skipped:
+            lines += [f"skipped {len(self.skipped)} bad file(s):", *(f"  {message}" for message in self.skipped)]
+        return "\n".join(lines)
+
+
 def convert_files(sources: list[ClipSource], read: Callable[[Path], Motion], corpus_name: str,
-                  label_names: Iterable[str], args: argparse.Namespace) -> DatasetDict:
-    """Read every source with ``read(path) -> Motion`` and write the corpus to ``args.output_dir``
-    (options of :func:`add_converter_args`). A file that cannot be read stops the run with its error
-    and nothing is written, unless ``args.skip_bad``: then it is skipped and counted. A layout name that
-    stands for two different skeletons (two files, or a file and the registry) always stops the run."""
-    check_output_dir(args.output_dir, args.input_dir)
+                  label_names: Iterable[str], output_dir: str | Path, *, input_dir: str | Path | None = None,
+                  split: str = "random", test_fraction: float = 0.2, seed: int = 0, skip_bad: bool = False,
+                  push_to_hub: str | None = None, private: bool = False) -> ConversionReport:
+    """Read every source with ``read(path) -> Motion`` and write the corpus to ``output_dir``.
+
+    A file that cannot be read stops the run with its error and nothing is written, unless ``skip_bad``:
+    then it is skipped and reported. A layout name that stands for two different skeletons (two files, or
+    a file and the registry) always stops the run. ``output_dir`` must not be ``input_dir`` or a folder
+    above it, and is replaced only if this project wrote it (:func:`~eai_llm.folders.write_folder`).
+    ``split``/``test_fraction``/``seed``: see :func:`split_indices`; ``push_to_hub``: also push the
+    corpus to this Hub dataset repo (``private`` to create it private).
+    """
+    check_output_dir(output_dir, input_dir)
     if not sources:
         raise ValueError(f"{corpus_name}: no input files found")
     layouts: dict[str, tuple[JointLayout, Path]] = {}  # name -> (definition, first file using it)
@@ -199,7 +212,7 @@ def convert_files(sources: list[ClipSource], read: Callable[[Path], Motion], cor
             try:
                 motion = read(source.path)
             except MotionFileError as err:
-                if not args.skip_bad:
+                if not skip_bad:
                     raise
                 skipped.append(str(err))
                 continue
@@ -208,14 +221,9 @@ def convert_files(sources: list[ClipSource], read: Callable[[Path], Motion], cor
                            corpus=corpus_name, actor=source.actor, action=source.action,
                            description=source.description)
 
-    corpus = build_corpus(rows, label_names, args.split, args.test_fraction, args.seed)
-    save_corpus(corpus, [layout for layout, _ in layouts.values()], args.output_dir, args.push_to_hub, args.private)
-    print_summary(corpus, time.perf_counter() - started, args.output_dir)
-    if skipped:
-        print(f"skipped {len(skipped)} bad file(s) (--skip-bad):")
-        for message in skipped:
-            print(f"  {message}")
-    return corpus
+    corpus = build_corpus(rows, label_names, split, test_fraction, seed)
+    save_corpus(corpus, [layout for layout, _ in layouts.values()], output_dir, push_to_hub, private)
+    return ConversionReport(corpus, Path(output_dir), time.perf_counter() - started, skipped)
 
 
 def check_layout_name(layout: JointLayout, path: Path, seen: dict[str, tuple[JointLayout, Path]]) -> None:
@@ -230,19 +238,6 @@ def check_layout_name(layout: JointLayout, path: Path, seen: dict[str, tuple[Joi
                          f"layout {layout.name!r} {where} ({known.num_joints} joints) differs in "
                          f"{known.differing_fields(layout)}; expected one skeleton per layout name")
     seen.setdefault(layout.name, (layout, path))
-
-
-def print_summary(corpus: DatasetDict, seconds: float, output_dir: str | Path) -> None:
-    """Clips per split, corpus, layout and label, then where the corpus was written."""
-    for split, data in corpus.items():
-        meta = data.select_columns(["corpus", "layout", "label", "description"])[:]
-        names = data.features["label"].names
-        labels = Counter(names[i] for i in meta["label"])
-        described = sum(bool(d) for d in meta["description"])
-        print(f"{split}: {len(data)} clips; corpora {dict(Counter(meta['corpus']))}; "
-              f"layouts {dict(Counter(meta['layout']))}; with description {described}")
-        print(f"  labels {dict(sorted(labels.items()))}")
-    print(f"wrote {output_dir} in {seconds:.1f} s")
 
 
 def split_indices(corpus: list[str], label: list[int], actor: list[str], how: str, test_fraction: float,
@@ -317,24 +312,17 @@ def build_corpus(rows: Callable[[], Iterator[dict]], label_names: Iterable[str],
 
 def save_corpus(corpus: DatasetDict, layouts: Iterable[JointLayout], output_dir: str | Path,
                 push_to_hub: str | None = None, private: bool = False) -> Path:
-    """Write ``corpus`` and its ``layouts.json`` (``layouts``: one per name) to ``output_dir``
-    atomically (a temporary folder renamed at the end, so a failed run leaves nothing half-written);
-    optionally push both to the Hub. An existing ``output_dir`` is replaced only if it is empty or a
-    corpus written here before (:func:`check_output_dir`)."""
+    """Write ``corpus`` and its ``layouts.json`` (``layouts``: one per name) to ``output_dir`` atomically
+    (:func:`~eai_llm.folders.write_folder`: a failed run leaves the old corpus or nothing, and a folder
+    this project did not write is never replaced); optionally push both to the Hub."""
     output_dir = Path(output_dir)
-    check_output_dir(output_dir)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    try:
-        corpus.save_to_disk(str(staging))
+
+    def write(folder: Path):
+        corpus.save_to_disk(str(folder))
         layout_dicts = [layout.to_dict() for layout in sorted(layouts, key=lambda l: l.name)]
-        (staging / LAYOUTS_FILE).write_text(json.dumps(layout_dicts, indent=1))
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        staging.rename(output_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        (folder / LAYOUTS_FILE).write_text(json.dumps(layout_dicts, indent=1))
+
+    write_folder(output_dir, write)
     if push_to_hub:
         from huggingface_hub import HfApi
 
@@ -345,21 +333,18 @@ def save_corpus(corpus: DatasetDict, layouts: Iterable[JointLayout], output_dir:
 
 
 def check_output_dir(output_dir: str | Path, input_dir: str | Path | None = None) -> None:
-    """Raise unless ``output_dir`` may be replaced by a corpus without losing data: it must not exist,
-    be empty, or hold a corpus written by :func:`save_corpus` (``dataset_dict.json`` and
-    ``layouts.json``), and it must be neither ``input_dir`` nor a folder above it."""
+    """Raise unless a corpus may be written to ``output_dir``: it must be neither ``input_dir`` nor a folder
+    above it, and be new, empty or a folder this project wrote (:func:`~eai_llm.folders.check_replaceable`)."""
     output_dir = Path(output_dir)
     if input_dir is not None:
         inputs = Path(input_dir).resolve()
         if output_dir.resolve() in (inputs, *inputs.parents):
             raise ValueError(f"--output-dir {output_dir}: is --input-dir {input_dir} or a folder above it, "
                              "expected a folder outside the input (the output folder is replaced)")
-    is_corpus = (output_dir / DATASET_DICT_FILE).is_file() and (output_dir / LAYOUTS_FILE).is_file()
-    is_empty = output_dir.is_dir() and not any(output_dir.iterdir())
-    if output_dir.exists() and not (is_corpus or is_empty):
-        raise ValueError(f"{output_dir}: exists and is not a corpus (no {DATASET_DICT_FILE} and "
-                         f"{LAYOUTS_FILE}), expected a new or empty folder or a corpus to replace; "
-                         "refusing to delete it")
+    try:
+        check_replaceable(output_dir)
+    except FileExistsError as error:
+        raise ValueError(str(error)) from None
 
 
 def load_corpus(path: str | Path) -> DatasetDict:
@@ -377,46 +362,12 @@ def load_corpus(path: str | Path) -> DatasetDict:
     return corpus
 
 
-def add_output_args(parser: argparse.ArgumentParser) -> None:
-    """The options every converter in dataset_scripts/ shares."""
-    parser.add_argument("--output-dir", required=True,
-                        help="folder to write the DatasetDict to: a new or empty folder, or a corpus to replace")
-    parser.add_argument("--split", choices=["random", "actor"], default="random",
-                        help="random: the paper's seeded 4:1 split, stratified by corpus and label; "
-                             "actor: whole actors held out (cross-actor)")
-    parser.add_argument("--test-fraction", type=_fraction, default=0.2, help="share of clips in the test part")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="also push the corpus to this Hub dataset repo")
-    parser.add_argument("--private", action="store_true", help="with --push-to-hub: make the repo private")
-
-
-def _fraction(text: str) -> float:
-    """argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1 (exclusive)")
-    return value
-
-
-def add_converter_args(parser: argparse.ArgumentParser) -> None:
-    """The options of the converters that read motion files (all but the synthetic corpus)."""
-    parser.add_argument("--input-dir", required=True, type=Path)
-    parser.add_argument("--skip-bad", action="store_true",
-                        help="skip files that cannot be read (and report them) instead of stopping")
-    parser.add_argument("--label-map", default="",
-                        help="label synonyms, e.g. 'happy=happiness,joy=happiness' (case-insensitive)")
-    add_output_args(parser)
-
-
-def run_script(main: Callable[[], object]) -> None:
-    """Run a dataset script's ``main()`` as a command: a ValueError or OSError (MotionFileError
-    included) is printed as ``error: <message>`` on stderr, without a traceback, and exits with
-    status 2, as argparse does for bad options."""
-    try:
-        main()
-    except (ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+def load_corpora(paths: str | list[str]) -> DatasetDict:
+    """One corpus folder, or several concatenated with their labels re-encoded over the union of
+    their label names (each corpus keeps its own spellings; training merges synonyms)."""
+    parts = [load_corpus(path) for path in ([paths] if isinstance(paths, str) else paths)]
+    if len(parts) == 1:
+        return parts[0]
+    names = sorted(set().union(*(part["train"].features["label"].names for part in parts)))
+    aligned = [part.align_labels_with_mapping({n: i for i, n in enumerate(names)}, "label") for part in parts]
+    return DatasetDict({split: concatenate_datasets([part[split] for part in aligned]) for split in ("train", "test")})

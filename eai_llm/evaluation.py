@@ -20,30 +20,13 @@ import re
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .corpus import clip_positions
 from .inference import generate_answers, score_answers
 from .labels import ADJECTIVES, SYNONYMS, merged_label
-from .modeling_eai import EAILlamaForCausalLM
-from .processing_eai import EAIProcessor
 from .text_metrics import Bleu, Meteor, Rouge
 
 ERROR = "Error"
-
-
-def load_trained(path: str | Path, device: str | torch.device | None = None,
-                 dtype: torch.dtype | None = None) -> tuple[EAILlamaForCausalLM, EAIProcessor]:
-    """A folder written by ``train.py`` (``<output_dir>/model``) → model (eval mode) and processor."""
-    config_file = Path(path) / "config.json"
-    if not config_file.is_file():
-        raise FileNotFoundError(f"{path}: no config.json, expected a model folder written by train.py (<output_dir>/model)")
-    model_type = json.loads(config_file.read_text()).get("model_type")
-    if model_type != "eai_llm":
-        raise ValueError(f"{config_file}: field 'model_type' is {model_type!r}, expected 'eai_llm' (an EAI-LLM model "
-                         "folder, not a stage-1 encoder or a bare LLM)")
-    model = EAILlamaForCausalLM.from_pretrained(path, dtype=dtype).to(device or "cpu").eval()
-    return model, EAIProcessor.from_pretrained(path)
 
 
 def label_forms(label: str) -> set[str]:
@@ -115,15 +98,36 @@ def evaluate_split(model, processor, split, modes: tuple[str, ...] = ("generate"
     return {"metrics": metrics, "samples": samples, "confusion": confusion}
 
 
-def recognition_metrics(truth: list[str], predicted: list[str], corpora: list[str]) -> dict:
-    """Accuracy per corpus and overall, and the ``Error`` rate."""
+def accuracy_by_corpus(truth: list[str], predicted: list[str], corpora: list[str]) -> dict[str, float]:
+    """Accuracy per corpus and ``"overall"`` (over all clips, so a corpus weighs by its clip count); an
+    ``Error`` prediction counts as wrong. The one rule for accuracy, in stage 1 and in evaluation."""
     truth, predicted, corpora = np.asarray(truth), np.asarray(predicted), np.asarray(corpora)
     correct = truth == predicted
-    result = {"accuracy": {c: float(correct[corpora == c].mean()) for c in sorted(set(corpora))}}
-    result["accuracy"]["overall"] = float(correct.mean())
-    result["error_rate"] = float((predicted == ERROR).mean())
-    result["num_clips"] = len(truth)
-    return result
+    scores = {c: float(correct[corpora == c].mean()) for c in sorted(set(corpora.tolist()))}
+    scores["overall"] = float(correct.mean())
+    return scores
+
+
+def recognition_metrics(truth: list[str], predicted: list[str], corpora: list[str]) -> dict:
+    """Accuracy per corpus and overall (:func:`accuracy_by_corpus`), the ``Error`` rate, the clip count."""
+    return {"accuracy": accuracy_by_corpus(truth, predicted, corpora),
+            "error_rate": float(np.mean(np.asarray(predicted) == ERROR)), "num_clips": len(truth)}
+
+
+def metric_lines(metrics: dict) -> list[str]:
+    """One Markdown line per measured task, as the report and the model card print them."""
+    lines = []
+    for mode in ("generate", "score"):
+        if f"recognition_{mode}" in metrics:
+            scores = metrics[f"recognition_{mode}"]
+            per_corpus = ", ".join(f"{c} {a:.3f}" for c, a in scores["accuracy"].items() if c != "overall")
+            lines.append(f"- recognition ({mode}): accuracy {scores['accuracy']['overall']:.3f} ({per_corpus}); "
+                         f"Error rate {scores['error_rate']:.3f}; {scores['num_clips']} clips")
+    if "description" in metrics:
+        d = metrics["description"]
+        lines.append(f"- description: ROUGE-1 {d['rouge1']:.3f}, ROUGE-L {d['rougeL']:.3f}, BLEU {d['bleu']:.2f}, "
+                     f"METEOR {d['meteor']:.3f}; {d['num_clips']} described clips")
+    return lines
 
 
 def description_metrics(generated: list[str], references: list[str]) -> dict:
@@ -156,7 +160,7 @@ def write_report(result: dict, output_dir: str | Path, title: str) -> Path:
     output_dir.mkdir(parents=True, exist_ok=True)
     metrics = result["metrics"]
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    lines = [f"# {title}", ""]
+    lines = [f"# {title}", "", "## Metrics", "", *metric_lines(metrics), ""]
     for mode, (columns, matrix) in result["confusion"].items():
         figure, axis = plt.subplots(figsize=(1 + 0.6 * len(columns), 1 + 0.6 * len(matrix)))
         axis.imshow(matrix, cmap="Blues")
@@ -170,16 +174,9 @@ def write_report(result: dict, output_dir: str | Path, title: str) -> Path:
         figure.tight_layout()
         figure.savefig(output_dir / f"confusion-{mode}.png", dpi=120)
         plt.close(figure)
-        scores = metrics[f"recognition_{mode}"]
-        per_corpus = ", ".join(f"{c} {a:.3f}" for c, a in scores["accuracy"].items() if c != "overall")
-        lines += [f"## Recognition ({mode})", "",
-                  f"Accuracy {scores['accuracy']['overall']:.3f} ({per_corpus}); Error rate "
-                  f"{scores['error_rate']:.3f}; {scores['num_clips']} clips. Confusion: `confusion-{mode}.png`.", ""]
-    if "description" in metrics:
-        d = metrics["description"]
-        lines += ["## Description", "",
-                  f"ROUGE-1 {d['rouge1']:.3f}, ROUGE-L {d['rougeL']:.3f}, BLEU {d['bleu']:.2f}, METEOR {d['meteor']:.3f} "
-                  f"on {d['num_clips']} described clips.", "", "### Sample explanations", ""]
+        lines.append(f"Confusion matrix ({mode}): `confusion-{mode}.png`.")
+    if result["samples"]:
+        lines += ["", "## Sample explanations", ""]
         for sample in result["samples"][:5]:
             lines += [f"- **{sample['label']}** ({sample['corpus']})", f"  - generated: {sample['generated']}",
                       f"  - reference: {sample['reference']}"]

@@ -12,7 +12,6 @@ and a model card ``README.md`` built from the run's config and measured metrics.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -20,32 +19,32 @@ import huggingface_hub
 import yaml
 from huggingface_hub import HfApi
 
+from .evaluation import metric_lines
+from .folders import MANIFEST, write_folder
 from .language_models import OFFLINE_DEFAULT
+from .inference import load_trained
 from .modeling_eai import EAILlamaForCausalLM
 from .pipeline_eai import SkeletonEmotionPipeline
-from .processing_eai import DESCRIPTION_QUESTION, RECOGNITION_QUESTION, EAIProcessor
+from .processing_eai import DESCRIPTION_QUESTION, RECOGNITION_QUESTION
 
 SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 PAPER = "Understanding Emotional Body Expressions via Large Language Models (Lu et al., EAI-LLM)"
 
 
 def export(model_dir: str | Path, export_dir: str | Path) -> Path:
-    """Write the Hub folder for ``model_dir`` (``<output_dir>/model`` of a run) to ``export_dir``, through a
-    temporary sibling folder renamed at the end (a failure leaves no half-written export)."""
+    """Write the Hub folder for ``model_dir`` (``<output_dir>/model`` of a run) to ``export_dir`` atomically
+    (:func:`~eai_llm.folders.write_folder`: a folder this project did not write is never replaced)."""
     model_dir, export_dir = Path(model_dir), Path(export_dir)
-    model = EAILlamaForCausalLM.from_pretrained(model_dir)
-    processor = EAIProcessor.from_pretrained(model_dir)
-    partial = export_dir.with_name(f"{export_dir.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    SkeletonEmotionPipeline(model=model, processor=processor).save_pretrained(partial)
-    processor.save_pretrained(partial)
-    shutil.copyfile(Path(__file__).with_name("endpoint_handler.py"), partial / "handler.py")
-    (partial / "requirements.txt").write_text(_requirements())
-    (partial / "README.md").write_text(model_card(model, model_dir.parent))
-    if export_dir.exists():
-        shutil.rmtree(export_dir)
-    partial.replace(export_dir)
-    return export_dir
+    model, processor = load_trained(model_dir)
+
+    def write(folder: Path):
+        SkeletonEmotionPipeline(model=model, processor=processor).save_pretrained(folder)
+        processor.save_pretrained(folder)
+        shutil.copyfile(Path(__file__).with_name("endpoint_handler.py"), folder / "handler.py")
+        (folder / "requirements.txt").write_text(_requirements())
+        (folder / "README.md").write_text(model_card(model, model_dir.parent))
+
+    return write_folder(export_dir, write)
 
 
 def _requirements() -> str:
@@ -97,19 +96,8 @@ def model_card(model: EAILlamaForCausalLM, run_dir: Path) -> str:
     if train_config:
         lines += ["```yaml", yaml.safe_dump({k: train_config[k] for k in ("corpus", "encoder", "align", "llm")
                                               if k in train_config}, sort_keys=False).strip(), "```", ""]
-    lines += ["## Measured at training time (test split)", ""]
-    for mode in ("generate", "score"):
-        if f"recognition_{mode}" in metrics:
-            scores = metrics[f"recognition_{mode}"]
-            lines.append(f"- recognition ({mode}): accuracy {scores['accuracy']['overall']:.3f} "
-                         f"({', '.join(f'{c} {a:.3f}' for c, a in scores['accuracy'].items() if c != 'overall')}), "
-                         f"Error rate {scores['error_rate']:.3f}")
-    if "description" in metrics:
-        d = metrics["description"]
-        lines.append(f"- description: ROUGE-1 {d['rouge1']:.3f}, ROUGE-L {d['rougeL']:.3f}, BLEU {d['bleu']:.2f}, "
-                     f"METEOR {d['meteor']:.3f}")
-    if not metrics:
-        lines.append("- not evaluated (run eval.py before exporting to record metrics here)")
+    lines += ["## Measured at training time (test split)", "",
+              *(metric_lines(metrics) or ["- not evaluated (run eval.py before exporting to record metrics here)"])]
     lines += ["", "## Limitations", "",
               "- Trained on the corpora above only; other skeletons must be converted to one of the layouts, and "
               "emotions outside the label set cannot be named.",
@@ -138,5 +126,5 @@ def push(export_dir: str | Path, repo_id: str, private: bool = False, revision: 
     if revision:
         api.create_branch(repo_id, branch=revision, exist_ok=True)
     commit = api.upload_folder(folder_path=str(export_dir), repo_id=repo_id, revision=revision,
-                               commit_message="Upload EAI-LLM model")
+                               commit_message="Upload EAI-LLM model", ignore_patterns=[MANIFEST])
     return commit.commit_url

@@ -1,12 +1,31 @@
-"""Inference with a trained EAILlamaForCausalLM: batched greedy answers, label scoring by likelihood,
-and the explanation of one clip. Needs only torch and numpy, so it travels with a published model
-(the ``skeleton-emotion`` pipeline uses it).
+"""Inference with a trained EAILlamaForCausalLM: loading a model folder, batched greedy answers, label
+scoring by likelihood, and the explanation of one clip. Needs only torch, numpy and transformers, so
+it travels with a published model (the ``skeleton-emotion`` pipeline uses it).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
+
+from .modeling_eai import EAILlamaForCausalLM
+from .processing_eai import EAIProcessor
+
+
+def load_trained(path: str | Path, device: str | torch.device | None = None,
+                 dtype: torch.dtype | None = None) -> tuple[EAILlamaForCausalLM, EAIProcessor]:
+    """A model folder (``<output_dir>/model`` of ``train.py``, an export of ``publish.py``) or Hub repo →
+    the model in eval mode on ``device`` and its processor. A folder of another model type (a stage-1
+    encoder, a bare LLM) is a ``ValueError`` naming the folder."""
+    if Path(path).is_dir() and not (Path(path) / "config.json").is_file():
+        raise FileNotFoundError(f"{path}: no config.json, expected a model folder written by train.py (<output_dir>/model)")
+    try:
+        model = EAILlamaForCausalLM.from_pretrained(path, dtype=dtype)
+    except ValueError as error:  # EAIConfig refuses another model_type, naming the field
+        raise ValueError(f"{path}: {error}") from None
+    return model.to(device or "cpu").eval(), EAIProcessor.from_pretrained(path)
 
 
 def _batches(items: list, size: int):

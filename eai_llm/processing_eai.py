@@ -32,20 +32,19 @@ import numpy as np
 from transformers import AutoTokenizer, BatchFeature, ProcessorMixin
 from transformers.feature_extraction_utils import FeatureExtractionMixin
 
-from .configuration_eai import TOKEN_GRANULARITIES, count_skeleton_tokens
+from .configuration_eai import EAIConfig, layout_definition, temporal_token_mask
+from .joint_layout import JointLayout
 from .labels import label_prompt, merged_label
-from .layouts import JointLayout, get_layout, register_layout
-
-DEFAULT_LAYOUTS = ("xsens_mvn28", "kdae24", "kinect_v2")
 
 
 class SkeletonProcessor(FeatureExtractionMixin):
     """Feature extractor for 3D skeleton clips (see module docstring for the outputs).
 
     Args:
-        layouts: the joint layouts this processor (and the model after it) accepts: registered names
-            or layout dicts (``JointLayout.to_dict()``). Their full definitions are saved with the
-            processor, so a layout read from a user's BVH files travels with a published model.
+        layouts: the joint layouts this processor (and the model after it) accepts, as ``JointLayout``
+            objects or their ``to_dict()`` dicts. Their full definitions are saved with the processor,
+            so a layout read from a user's BVH files travels with a published model and nothing is
+            looked up by name.
         num_frames: frames per clip after resampling (the paper: 64).
         max_joints: ``V_max``; defaults to the largest layout.
         frame_padding: ``"repeat"`` or ``"zero"``, how clips shorter than ``num_frames`` are padded.
@@ -53,11 +52,10 @@ class SkeletonProcessor(FeatureExtractionMixin):
 
     model_input_names = ["skeleton_values", "joint_mask", "frame_mask", "layout_ids"]
 
-    def __init__(self, layouts: Sequence[str | dict] = DEFAULT_LAYOUTS, num_frames: int = 64,
+    def __init__(self, layouts: Sequence[dict | JointLayout] = (), num_frames: int = 64,
                  max_joints: int | None = None, frame_padding: str = "repeat", **kwargs):
         super().__init__(**kwargs)
-        resolved = [register_layout(JointLayout.from_dict(l)) if isinstance(l, dict) else get_layout(l)
-                    for l in layouts]
+        resolved = [JointLayout.from_dict(layout_definition(layout, "SkeletonProcessor")) for layout in layouts]
         if not resolved:
             raise ValueError("SkeletonProcessor: field 'layouts' is empty, expected at least one layout")
         widest = max(layout.num_joints for layout in resolved)
@@ -170,10 +168,11 @@ class EAIProcessor(ProcessorMixin):
     r"""Clips and prompts → inputs of :class:`~eai_llm.modeling_eai.EAILlamaForCausalLM` (as
     ``LlavaProcessor`` is to images): a :class:`SkeletonProcessor` and the LLM's tokenizer.
 
-    Each prompt holds one ``<skeleton>`` placeholder, which is expanded to ``N`` placeholder ids
-    (``num_skeleton_tokens``, by ``token_granularity``; the model checks the count). The attention
-    mask is 0 at placeholders of padded joints and padded temporal steps (UST, eq. 1), so padding never
-    takes part in attention, in the first forward or in generation after it.
+    Each prompt holds one ``<skeleton>`` placeholder, which is expanded to ``N`` placeholder ids, one per
+    skeleton token the model's config lists (``EAIConfig.skeleton_token_parts``: semantic, spatial,
+    temporal, by ``token_granularity``; the model checks the count). The attention mask is 0 at
+    placeholders of padded joints and padded temporal steps (UST, eq. 1), so padding never takes part
+    in attention, in the first forward or in generation after it.
 
     Outputs of ``__call__`` (``B`` prompts, ``L`` padded length)::
 
@@ -185,42 +184,46 @@ class EAIProcessor(ProcessorMixin):
     Args:
         feature_extractor: the :class:`SkeletonProcessor`.
         tokenizer: the LLM's tokenizer, with ``<skeleton>`` in its vocabulary as a special token.
-        num_temporal_tokens: ``T'`` of the skeleton encoder (``num_frames / prod(block_strides)``).
-        token_granularity: ``"semantic"``, ``"spatiotemporal"`` or ``"all"``, as the model's config.
+        model_config: the :class:`~eai_llm.configuration_eai.EAIConfig` of the model these inputs are for:
+            the skeleton-token layout comes from it (:meth:`from_pretrained` reads it from the model's
+            ``config.json`` in the same folder), and its ``skeleton_token_id`` must be the tokenizer's.
         chat_template: the chat template; defaults to the tokenizer's. Without one, prompts use the
             paper's ``#Human: ... #Assistant:`` form.
     """
 
     def __init__(self, feature_extractor: SkeletonProcessor | None = None, tokenizer=None,
-                 num_temporal_tokens: int = 16, token_granularity: str = "all", chat_template: str | None = None,
-                 **kwargs):
-        if token_granularity not in TOKEN_GRANULARITIES:
-            raise ValueError(f"EAIProcessor: field 'token_granularity' is {token_granularity!r}, expected one of "
-                             f"{list(TOKEN_GRANULARITIES)}")
-        if feature_extractor.num_frames % num_temporal_tokens:
-            raise ValueError(f"EAIProcessor: field 'num_temporal_tokens' is {num_temporal_tokens}, expected a divisor "
-                             f"of the skeleton processor's num_frames {feature_extractor.num_frames}")
+                 model_config: EAIConfig | None = None, chat_template: str | None = None, **kwargs):
+        if not isinstance(model_config, EAIConfig):
+            raise ValueError(f"EAIProcessor: field 'model_config' is a {type(model_config).__name__}, expected the "
+                             "model's EAIConfig (EAIProcessor.from_pretrained reads it from the model folder)")
         ids = tokenizer.convert_tokens_to_ids([SKELETON_TOKEN])
         if ids[0] is None or ids[0] == tokenizer.unk_token_id or tokenizer.tokenize(SKELETON_TOKEN) != [SKELETON_TOKEN]:
             raise ValueError(f"EAIProcessor: the tokenizer has no {SKELETON_TOKEN!r} token, expected it added as a "
                              f"special token (tokenizer.add_tokens([{SKELETON_TOKEN!r}], special_tokens=True))")
+        if ids[0] != model_config.skeleton_token_id:
+            raise ValueError(f"EAIProcessor: the tokenizer's {SKELETON_TOKEN!r} id is {ids[0]}, but the model config's "
+                             f"field 'skeleton_token_id' is {model_config.skeleton_token_id}; expected the tokenizer "
+                             "the model was trained with")
+        skeleton = model_config.skeleton_config
+        if (feature_extractor.num_frames, feature_extractor.max_joints) != (skeleton.num_frames, skeleton.max_joints):
+            raise ValueError(f"EAIProcessor: the skeleton processor makes {feature_extractor.num_frames} frames x "
+                             f"{feature_extractor.max_joints} joints, expected the encoder's {skeleton.num_frames} x "
+                             f"{skeleton.max_joints} (fields 'num_frames', 'max_joints')")
         self.skeleton_token_id = ids[0]
-        self.num_temporal_tokens = num_temporal_tokens
-        self.token_granularity = token_granularity
+        self.skeleton_token_parts = model_config.skeleton_token_parts
+        self.num_temporal_tokens = skeleton.num_temporal_tokens
         super().__init__(feature_extractor, tokenizer, chat_template=chat_template or tokenizer.chat_template, **kwargs)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> EAIProcessor:
-        """Load the skeleton processor, the tokenizer and this processor's settings from one folder or Hub repo."""
+        """Load the skeleton processor, the tokenizer and the model's config from one model folder or Hub repo."""
         folder = Path(pretrained_model_name_or_path)
         if folder.is_dir() and not (folder / "processor_config.json").is_file():
             raise OSError(f"{folder}: no processor_config.json, expected the processor files that "
                           "EAIProcessor.save_pretrained writes beside the model (train.py and publish.py do)")
         skeleton = SkeletonProcessor.from_pretrained(pretrained_model_name_or_path, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **kwargs)
-        settings, _ = cls.get_processor_dict(pretrained_model_name_or_path, **kwargs)
-        known = ("num_temporal_tokens", "token_granularity")
-        return cls(skeleton, tokenizer, **{k: settings[k] for k in known if k in settings})
+        return cls(skeleton, tokenizer, EAIConfig.from_pretrained(pretrained_model_name_or_path, **kwargs))
 
     @property
     def pad_token_id(self) -> int:
@@ -230,9 +233,8 @@ class EAIProcessor(ProcessorMixin):
 
     @property
     def num_skeleton_tokens(self) -> int:
-        """``N``, as the model's config counts it (:func:`~eai_llm.configuration_eai.count_skeleton_tokens`)."""
-        return count_skeleton_tokens(self.token_granularity, self.feature_extractor.max_joints,
-                                     self.num_temporal_tokens)
+        """``N``, the placeholder ids per clip (the model config's ``num_skeleton_tokens``)."""
+        return sum(count for _, count in self.skeleton_token_parts)
 
     def recognition_prompt(self) -> str:
         """The paper's recognition prompt, rendered for the LLM."""
@@ -309,13 +311,10 @@ class EAIProcessor(ProcessorMixin):
 
     def skeleton_token_mask(self, joint_mask: np.ndarray, frame_mask: np.ndarray) -> np.ndarray:
         """``(B, V)``, ``(B, T)`` → ``(B, N)``: 1 for skeleton tokens made from real joints or frames, in the
-        model's token order (semantic, spatial, temporal); a temporal step is real if any of its frames is."""
-        batch = joint_mask.shape[0]
-        semantic = np.ones((batch, 1), dtype=np.int64)
-        temporal = frame_mask.reshape(batch, self.num_temporal_tokens, -1).max(-1)
-        parts = {"semantic": [semantic], "spatiotemporal": [joint_mask, temporal],
-                 "all": [semantic, joint_mask, temporal]}[self.token_granularity]
-        return np.concatenate(parts, axis=1).astype(np.int64)
+        order of ``skeleton_token_parts``."""
+        masks = {"semantic": np.ones((joint_mask.shape[0], 1), dtype=np.int64), "spatial": joint_mask,
+                 "temporal": temporal_token_mask(frame_mask, self.num_temporal_tokens)}
+        return np.concatenate([masks[part] for part, _ in self.skeleton_token_parts], axis=1).astype(np.int64)
 
     def _pad(self, sequences: list[list[int]], targets: list[list[int]], side: str) -> dict:
         if side not in ("left", "right"):

@@ -11,13 +11,14 @@ packages ``wordnet-base`` and ``wordnet-sense-index`` (``/usr/share/wordnet``)::
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 from pathlib import Path
 
 import datasets
 import evaluate
 from huggingface_hub import constants
+
+from .folders import write_folder
 
 WORDNET_DIR = Path("/usr/share/wordnet")
 _FEATURES = datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")})
@@ -82,14 +83,15 @@ def load_wordnet():
     data_path = Path(constants.HF_HOME) / "eai_llm" / "nltk_data"
     root = data_path / "corpora" / "wordnet"
     if not (root / "lexnames").is_file():
-        partial = root.with_name(f"wordnet.partial-{os.getpid()}")
-        shutil.copytree(WORDNET_DIR, partial, ignore=shutil.ignore_patterns("bin", "wnres", "pixmaps"),
-                        dirs_exist_ok=True)
-        numbers = {int(line.split()[1]) for part in ("noun", "verb", "adj", "adv")
-                   for line in (partial / f"data.{part}").open() if line[:1].isdigit()}
-        (partial / "lexnames").write_text("".join(f"{n:02d}\tlexfile.{n:02d}\t0\n" for n in range(max(numbers) + 1)))
-        shutil.rmtree(root, ignore_errors=True)
-        partial.replace(root)
+        def write(staging: Path):
+            shutil.copytree(WORDNET_DIR, staging, ignore=shutil.ignore_patterns("bin", "wnres", "pixmaps"),
+                            dirs_exist_ok=True)
+            numbers = {int(line.split()[1]) for part in ("noun", "verb", "adj", "adv")
+                       for line in (staging / f"data.{part}").open() if line[:1].isdigit()}
+            (staging / "lexnames").write_text("".join(f"{n:02d}\tlexfile.{n:02d}\t0\n"
+                                                      for n in range(max(numbers) + 1)))
+
+        write_folder(root, write)
     if str(data_path) not in nltk.data.path:
         nltk.data.path.append(str(data_path))
     from nltk.corpus import wordnet

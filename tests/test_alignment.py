@@ -7,16 +7,16 @@ import pytest
 import torch
 
 from eai_llm.alignment import (LabelVocabulary, SkeletonCollator, SkeletonTextAlignment, contrastive_kl_loss,
-                               masked_mean, warmup_step_decay)
+                               masked_mean, train_alignment, warmup_step_decay)
 from eai_llm.configuration_eai import EAISkeletonConfig
-from eai_llm.corpus import build_corpus, save_corpus
+from eai_llm.corpus import build_corpus, load_corpora, save_corpus
 from eai_llm.labels import label_prompt, merged_label
 from eai_llm.layouts import get_layout
 from eai_llm.modeling_eai import EAISkeletonEncoder
 from eai_llm.processing_eai import SkeletonProcessor
+from eai_llm.run_config import AlignSettings, TrainConfig, load_config
 from eai_llm.synthetic import generate_clips
 from eai_llm.text_encoders import load_text_encoder
-from eai_llm.training import AlignSettings, TrainConfig, load_config, train_alignment
 
 
 def test_contrastive_loss_with_one_positive_each_matches_a_hand_computed_value():
@@ -68,6 +68,9 @@ def test_warmup_then_step_decay():
     assert [multiplier(s) for s in (0, 3, 4, 9, 10, 19, 20)] == pytest.approx([0.25, 1, 1, 1, 0.1, 0.1, 0.01])
 
 
+BUILT_IN = [get_layout(name) for name in ("xsens_mvn28", "kdae24", "kinect_v2")]
+
+
 def three_corpus_rows(n=6, seed=0):
     rows = []
     for corpus in ("emilya", "kdae", "egbm"):
@@ -78,7 +81,7 @@ def three_corpus_rows(n=6, seed=0):
 def alignment_module(loss, vocabulary, token_dim=8):
     torch.manual_seed(0)
     encoder = EAISkeletonEncoder(EAISkeletonConfig(
-        layouts=["xsens_mvn28", "kdae24", "kinect_v2"], num_frames=16, block_channels=[8, 8], block_strides=[2, 2],
+        layouts=BUILT_IN, num_frames=16, block_channels=[8, 8], block_strides=[2, 2],
         token_dim=token_dim, id2label=dict(enumerate(vocabulary.labels))))
     text = torch.nn.functional.normalize(torch.randn(len(vocabulary.labels), token_dim), dim=-1)
     return SkeletonTextAlignment(encoder, text, vocabulary.corpus_label_mask, loss=loss)
@@ -88,7 +91,7 @@ def test_a_joint_training_batch_over_three_layouts_trains_every_loss():
     rows = three_corpus_rows()
     names = sorted({r["label"] for r in rows})
     vocabulary = LabelVocabulary(names, {c: [r["label"] for r in rows if r["corpus"] == c] for c in ("emilya", "kdae", "egbm")})
-    collator = SkeletonCollator(SkeletonProcessor(num_frames=16), vocabulary, names)
+    collator = SkeletonCollator(SkeletonProcessor(BUILT_IN, num_frames=16), vocabulary, names)
     batch = collator([dict(r, label=names.index(r["label"])) for r in rows])
     assert set(batch["layout_ids"].tolist()) == {0, 1, 2}
     for loss in ("ce", "se", "st"):
@@ -114,7 +117,7 @@ def test_a_fixed_temperature_is_not_trained():
     rows = three_corpus_rows(n=3)
     names = sorted({r["label"] for r in rows})
     vocabulary = LabelVocabulary(names, {c: [r["label"] for r in rows if r["corpus"] == c] for c in ("emilya", "kdae", "egbm")})
-    batch = SkeletonCollator(SkeletonProcessor(num_frames=16), vocabulary, names)(
+    batch = SkeletonCollator(SkeletonProcessor(BUILT_IN, num_frames=16), vocabulary, names)(
         [dict(r, label=names.index(r["label"])) for r in rows])
     torch.manual_seed(0)
     encoder = alignment_module("se", vocabulary).encoder
@@ -140,10 +143,27 @@ def test_text_encoder_errors_say_what_to_do(tmp_path):
         load_text_encoder("bert")
 
 
-def test_unknown_config_keys_are_named(tmp_path):
+@pytest.mark.parametrize("text, message", [
+    ("align:\n  lr: 0.1\n", r"bad.yaml: key 'align.lr': Extra inputs are not permitted"),
+    ("llm:\n  batch_size: eight\n", r"bad.yaml: key 'llm.batch_size': Input should be a valid integer.*'eight'"),
+    ("llm:\n  recognition_epochs: one\n", r"key 'llm.recognition_epochs': Input should be a valid integer"),
+    ("llm: 5\n", r"key 'llm': Input should be a valid dictionary"),
+    ("llm:\n  order: both\n", r"key 'llm.order': Input should be 'description_first', 'recognition_first' or 'mixed'"),
+    ("align:\n  epochs: 0\n", r"key 'align.epochs': Input should be greater than or equal to 1"),
+    ("encoder:\n  width: 3\n", r"key 'encoder': Value error, unknown keys \['width'\]"),
+    ("align: [1\n", r"bad.yaml: not valid YAML"),
+])
+def test_config_errors_name_the_file_and_the_key(tmp_path, text, message):
     path = tmp_path / "bad.yaml"
-    path.write_text("corpus: c\noutput_dir: o\nalign:\n  lr: 0.1\n")
-    with pytest.raises(ValueError, match=r"bad.yaml.align: unknown keys \['lr'\]"):
+    path.write_text("corpus: c\noutput_dir: o\n" + text)
+    with pytest.raises(ValueError, match=message):
+        load_config(path)
+
+
+def test_a_config_without_corpus_names_the_missing_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("output_dir: o\n")
+    with pytest.raises(ValueError, match="bad.yaml: key 'corpus' is missing"):
         load_config(path)
 
 
@@ -159,8 +179,8 @@ def test_stage_one_trains_saves_and_reports_per_corpus(tmp_path):
     assert set(metrics["accuracy"]) == {"emilya", "kdae", "egbm", "overall", "train_clips_per_second"}
     assert all(0.0 <= metrics["accuracy"][k] <= 1.0 for k in ("emilya", "kdae", "egbm", "overall"))
     saved = tmp_path / "out" / "encoder"
-    assert sorted(p.name for p in saved.iterdir()) == ["config.json", "metrics.json", "model.safetensors",
-                                                      "preprocessor_config.json"]
+    assert sorted(p.name for p in saved.iterdir()) == [".eai-llm-manifest.json", "config.json", "metrics.json",
+                                                      "model.safetensors", "preprocessor_config.json"]
     loaded = EAISkeletonEncoder.from_pretrained(saved)
     processor = SkeletonProcessor.from_pretrained(saved)
     assert loaded.config.token_dim == 384 and set(loaded.config.corpus_labels) == {"emilya", "kdae", "egbm"}
@@ -202,8 +222,6 @@ def test_open_clip_text_encoder_embeds_prompts_and_explains_a_missing_checkpoint
 
 
 def test_several_corpus_folders_load_as_one_with_a_union_label_set(tmp_path):
-    from eai_llm.training import load_corpora
-
     for corpus, seed in (("emilya", 0), ("kdae", 1)):
         rows = [clip.to_row() for clip in generate_clips(corpus, 16, seed=seed)]
         names = sorted({r["label"] for r in rows})

@@ -1,4 +1,3 @@
-import argparse
 from collections import Counter
 
 import numpy as np
@@ -13,7 +12,6 @@ from eai_llm.corpus import (
     clip_row,
     convert_files,
     load_corpus,
-    parse_label_map,
     read_labels_csv,
     save_corpus,
     sources_from_labels_csv,
@@ -114,8 +112,7 @@ def test_building_twice_gives_identical_corpora():
 
 
 def conversion_args(output_dir, skip_bad=False, input_dir="inputs"):
-    return argparse.Namespace(input_dir=input_dir, output_dir=output_dir, split="random", test_fraction=0.2, seed=0,
-                              push_to_hub=None, private=False, skip_bad=skip_bad)
+    return {"output_dir": output_dir, "input_dir": input_dir, "skip_bad": skip_bad}
 
 
 def fake_reader(bad_names):
@@ -129,22 +126,24 @@ def fake_reader(bad_names):
 def test_a_bad_file_stops_the_conversion_and_leaves_the_previous_output_intact(tmp_path):
     sources = [ClipSource(tmp_path / f"{name}.bvh", "joy", actor=name) for name in ("a", "b", "c")]
     out = tmp_path / "out"
-    convert_files(sources, fake_reader(set()), "toy", ["joy"], conversion_args(out, skip_bad=False))
+    convert_files(sources, fake_reader(set()), "toy", ["joy"], **conversion_args(out, skip_bad=False))
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
     with pytest.raises(MotionFileError, match=r"b.bvh: field 'Frames'"):
-        convert_files(sources, fake_reader({"b.bvh"}), "toy", ["joy"], conversion_args(out, skip_bad=False))
+        convert_files(sources, fake_reader({"b.bvh"}), "toy", ["joy"], **conversion_args(out, skip_bad=False))
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left behind
 
 
-def test_skip_bad_skips_and_reports_the_bad_files(tmp_path, capsys):
+def test_skip_bad_skips_and_reports_the_bad_files(tmp_path):
     sources = [ClipSource(tmp_path / f"{name}.bvh", "joy", actor=name) for name in ("a", "b", "c", "d", "e")]
-    corpus = convert_files(sources, fake_reader({"b.bvh", "d.bvh"}), "toy", ["joy"],
-                           conversion_args(tmp_path / "out", skip_bad=True))
+    report = convert_files(sources, fake_reader({"b.bvh", "d.bvh"}), "toy", ["joy"],
+                           **conversion_args(tmp_path / "out", skip_bad=True))
+    corpus = report.corpus
     assert len(corpus["train"]) + len(corpus["test"]) == 3
     assert sorted(list(corpus["train"]["actor"]) + list(corpus["test"]["actor"])) == ["a", "c", "e"]
-    report = capsys.readouterr().out
-    assert "skipped 2 bad file(s)" in report and "b.bvh: field 'Frames'" in report and "d.bvh" in report
+    assert [message.split(":")[0].endswith(name) for message, name in zip(report.skipped, ("b.bvh", "d.bvh"))] == [True] * 2
+    summary = report.summary()
+    assert "skipped 2 bad file(s)" in summary and "b.bvh: field 'Frames'" in summary and "wrote " in summary
 
 
 def test_an_existing_folder_that_is_not_a_corpus_is_never_replaced(tmp_path):
@@ -152,7 +151,7 @@ def test_an_existing_folder_that_is_not_a_corpus_is_never_replaced(tmp_path):
     kept = tmp_path / "mine"
     kept.mkdir()
     (kept / "notes.txt").write_text("precious")
-    with pytest.raises(ValueError, match=r"mine: exists and is not a corpus \(no dataset_dict.json and layouts.json\)"):
+    with pytest.raises(FileExistsError, match=r"mine: exists and was not written by this project"):
         save_corpus(corpus, [get_layout("kdae24")], kept)
     assert [p.name for p in kept.iterdir()] == ["notes.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no staging folder left behind
@@ -161,6 +160,10 @@ def test_an_existing_folder_that_is_not_a_corpus_is_never_replaced(tmp_path):
     save_corpus(corpus, [get_layout("kdae24")], empty)
     save_corpus(corpus, [get_layout("kdae24")], empty)  # a previous corpus is replaced
     assert len(load_corpus(empty)["train"]) == len(corpus["train"])
+    (empty / "my_notes.txt").write_text("mine")  # a file a user put beside the corpus
+    with pytest.raises(FileExistsError, match=r"holds files this project did not write \(my_notes.txt\)"):
+        save_corpus(corpus, [get_layout("kdae24")], empty)
+    assert (empty / "my_notes.txt").read_text() == "mine" and load_corpus(empty)
 
 
 @pytest.mark.parametrize("output", [".", "..", "sub"])
@@ -173,11 +176,11 @@ def test_a_conversion_refuses_to_write_over_its_input(tmp_path, output):
     sources = [ClipSource(inputs / f"{name}.bvh", "joy", actor=name) for name in "abcde"]
     args = conversion_args(inputs / output, input_dir=inputs)
     if output == "sub":  # a folder inside the input folder is fine
-        convert_files(sources, fake_reader(set()), "toy", ["joy"], args)
+        convert_files(sources, fake_reader(set()), "toy", ["joy"], **args)
         assert load_corpus(inputs / "sub")
     else:
         with pytest.raises(ValueError, match=r"--output-dir .*: is --input-dir .*in or a folder above it"):
-            convert_files(sources, fake_reader(set()), "toy", ["joy"], args)
+            convert_files(sources, fake_reader(set()), "toy", ["joy"], **args)
     assert (inputs / "a.bvh").read_text() == "HIERARCHY"
 
 
@@ -193,12 +196,12 @@ def test_one_layout_name_for_two_skeletons_stops_the_conversion(tmp_path):
     with pytest.raises(ValueError, match=r"c.bvh: field 'layout' is 'test_mine' with 4 joints, but the layout "
                                          r"'test_mine' read from .*a.bvh \(5 joints\) differs in \['joint_names', "
                                          r"'parents', 'canonical', 'body_parts'\]"):
-        convert_files(sources, read, "toy", ["joy"], conversion_args(tmp_path / "out", skip_bad=True))
+        convert_files(sources, read, "toy", ["joy"], **conversion_args(tmp_path / "out", skip_bad=True))
     not_kdae = layout_from_hierarchy("kdae24", four.joint_names, four.parents)
     with pytest.raises(ValueError, match=r"a.bvh: field 'layout' is 'kdae24' with 4 joints, but the layout "
                                          r"'kdae24' in the registry \(24 joints\)"):
         convert_files(sources, lambda path: Motion(np.zeros((3, 4, 3), np.float32), 30.0, not_kdae, str(path)),
-                      "toy", ["joy"], conversion_args(tmp_path / "out"))
+                      "toy", ["joy"], **conversion_args(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 
@@ -208,13 +211,11 @@ def test_an_empty_conversion_is_an_error():
 
 
 def test_labels_are_checked_against_the_corpus_label_set_with_synonyms():
-    mapping = parse_label_map("Happy=happiness, joy=happiness")
+    mapping = {"happy": "happiness", "joy": "happiness"}
     assert check_label("HAPPY", ["happiness", "anger"], "f.bvh", mapping) == "happiness"
     assert check_label(" Anger ", ["happiness", "anger"], "f.bvh") == "anger"
     with pytest.raises(ValueError, match=r"f.bvh: field 'label' is 'pride', expected one of \['anger', 'happiness'\]"):
         check_label("pride", ["happiness", "anger"], "f.bvh")
-    with pytest.raises(ValueError, match="not of the form name=label"):
-        parse_label_map("happy:happiness")
 
 
 def test_labels_csv_errors_name_the_file_and_line(tmp_path):

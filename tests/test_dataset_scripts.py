@@ -289,3 +289,11 @@ def test_emilya_reads_mvn_bvh_exports(tmp_path):
     assert {str(r["layout"]) for r in rows.values()} == {"xsens_mvn23"}  # MVN segments; End Sites dropped
     expected = read_bvh(inputs / "take3.bvh", units="cm").positions
     np.testing.assert_allclose(clip_positions(rows["A3"]), expected, atol=1e-6)
+
+
+def test_label_map_option_parses_synonyms_and_names_a_bad_pair():
+    from converter_cli import parse_label_map
+
+    assert parse_label_map("Happy=happiness, joy=happiness") == {"happy": "happiness", "joy": "happiness"}
+    with pytest.raises(ValueError, match="not of the form name=label"):
+        parse_label_map("happy:happiness")

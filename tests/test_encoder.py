@@ -7,7 +7,14 @@ from eai_llm.modeling_eai import EAISkeletonEncoder, layout_graphs
 from eai_llm.layouts import get_layout
 from eai_llm.processing_eai import SkeletonProcessor
 
-LAYOUTS = ["xsens_mvn28", "kdae24", "kinect_v2"]
+
+
+def definitions(names):
+    return [get_layout(name) for name in names]
+
+
+NAMES = ["xsens_mvn28", "kdae24", "kinect_v2"]
+LAYOUTS = definitions(NAMES)
 
 
 def tiny_config(layouts=LAYOUTS, **kwargs):
@@ -44,8 +51,8 @@ def test_tokens_and_ust_masks_have_the_documented_shapes():
 
 def test_a_clip_gets_the_same_tokens_alone_and_padded_in_a_batch_with_a_wider_layout():
     torch.manual_seed(0)
-    narrow = EAISkeletonEncoder(tiny_config(layouts=["kinect_v2"]))  # V = 25
-    wide = EAISkeletonEncoder(tiny_config(layouts=["kinect_v2", "xsens_mvn28"]))  # V = 28
+    narrow = EAISkeletonEncoder(tiny_config(layouts=definitions(["kinect_v2"])))  # V = 25
+    wide = EAISkeletonEncoder(tiny_config(layouts=definitions(["kinect_v2", "xsens_mvn28"])))  # V = 28
     state = {}
     for name, value in narrow.state_dict().items():
         target = wide.state_dict()[name].clone()
@@ -53,8 +60,8 @@ def test_a_clip_gets_the_same_tokens_alone_and_padded_in_a_batch_with_a_wider_la
         state[name] = target
     wide.load_state_dict(state)
     kinect = clip("kinect_v2", frames=30, seed=1)
-    alone = encode(narrow, SkeletonProcessor(layouts=["kinect_v2"], num_frames=16), kinect, "kinect_v2")
-    batch = encode(wide, SkeletonProcessor(layouts=["kinect_v2", "xsens_mvn28"], num_frames=16),
+    alone = encode(narrow, SkeletonProcessor(layouts=definitions(["kinect_v2"]), num_frames=16), kinect, "kinect_v2")
+    batch = encode(wide, SkeletonProcessor(layouts=definitions(["kinect_v2", "xsens_mvn28"]), num_frames=16),
                    [clip("xsens_mvn28", seed=2), kinect], ["xsens_mvn28", "kinect_v2"])
     torch.testing.assert_close(batch.semantic_token[1], alone.semantic_token[0], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(batch.temporal_tokens[1], alone.temporal_tokens[0], atol=1e-5, rtol=1e-4)
@@ -77,7 +84,7 @@ def test_gradients_reach_every_block_and_head():
     torch.manual_seed(0)
     encoder = EAISkeletonEncoder(tiny_config())
     processor = SkeletonProcessor(layouts=LAYOUTS, num_frames=16)
-    batch = processor([clip(name, seed=i) for i, name in enumerate(LAYOUTS)], LAYOUTS, return_tensors="pt")
+    batch = processor([clip(name, seed=i) for i, name in enumerate(NAMES)], NAMES, return_tensors="pt")
     out = encoder(**batch)
     loss = torch.nn.functional.cross_entropy(out.logits, torch.tensor([0, 1, 2])) \
         + out.spatial_tokens.pow(2).mean() + out.temporal_tokens.pow(2).mean()
@@ -99,7 +106,7 @@ def test_save_and_load_round_trip(tmp_path):
     loaded = EAISkeletonEncoder.from_pretrained(tmp_path)
     assert loaded.config.id2label == {0: "anger", 1: "fear", 2: "joy"}
     processor = SkeletonProcessor(layouts=LAYOUTS, num_frames=16)
-    clips, names = [clip(n, seed=i) for i, n in enumerate(LAYOUTS)], LAYOUTS
+    clips, names = [clip(n, seed=i) for i, n in enumerate(NAMES)], NAMES
     torch.testing.assert_close(encode(loaded, processor, clips, names).logits,
                                encode(encoder, processor, clips, names).logits)
 
@@ -118,7 +125,7 @@ def test_bad_configs_are_rejected(kwargs, message):
 
 def test_a_layout_not_in_the_registry_is_rejected():
     with pytest.raises(KeyError, match="unknown joint layout 'openpose'"):
-        tiny_config(layouts=["kinect_v2", "openpose"])
+        tiny_config(layouts=definitions(["kinect_v2", "openpose"]))
 
 
 def test_bad_batches_are_rejected():

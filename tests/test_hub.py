@@ -6,25 +6,27 @@ import os
 import subprocess
 import sys
 import sysconfig
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from huggingface_hub import constants
 from motion_files import layout_bvh
-from tiny_models import LAYOUTS, tiny_model_and_processor
+from tiny_models import LABELS, LAYOUTS, NUM_FRAMES, tiny_language_model, tiny_model_and_processor, tiny_tokenizer
 
-from eai_llm.configuration_eai import EAIConfig
+from eai_llm.configuration_eai import EAIConfig, EAISkeletonConfig
 from eai_llm.hub import export, push
 from eai_llm.inference import explain
-from eai_llm.layouts import get_layout
-from eai_llm.modeling_eai import EAILlamaForCausalLM
+from eai_llm.layouts import get_layout, layout_from_hierarchy
+from eai_llm.modeling_eai import EAILlamaForCausalLM, EAISkeletonEncoder
 from eai_llm.motion import read_bvh, to_known_layout
-from eai_llm.processing_eai import EAIProcessor
+from eai_llm.processing_eai import SKELETON_TOKEN, EAIProcessor, SkeletonProcessor
 from eai_llm.pipeline_eai import SkeletonEmotionPipeline
 
-REMOTE_CODE = {"configuration_eai.py", "modeling_eai.py", "processing_eai.py", "pipeline_eai.py", "layouts.py",
-               "labels.py", "motion.py", "inference.py"}
+REMOTE_CODE = {"configuration_eai.py", "modeling_eai.py", "processing_eai.py", "pipeline_eai.py", "joint_layout.py",
+               "labels.py", "motion.py", "inference.py", "kinematics.py", "layouts.py"}
+MODEL_CODE = ("configuration_eai.py", "modeling_eai.py", "processing_eai.py")  # and what they import
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +115,68 @@ def test_exported_folder_loads_in_a_fresh_process_without_this_project_and_match
     assert remote["pipeline"]["label"] == local["label"]
     assert remote["pipeline"]["scores"] == pytest.approx(local["scores"], abs=1e-5)
     assert remote["pipeline"]["explanation"] == local["explanation"]
+
+
+def test_the_model_code_uses_no_layout_registry_and_no_name_guessing():
+    package = Path(__file__).resolve().parents[1] / "eai_llm"
+    for module in MODEL_CODE + ("joint_layout.py",):
+        source = (package / module).read_text()
+        assert "layouts import" not in source and "get_layout" not in source and "register_layout" not in source
+        assert "guess_canonical" not in source and "layout_from_hierarchy" not in source
+
+
+TWO_MODELS = r"""
+import importlib.util, json, sys
+sys.path.append(sys.argv[1])
+assert importlib.util.find_spec("eai_llm") is None, "eai_llm must not be importable here"
+import numpy as np, torch
+from transformers import AutoModelForCausalLM, AutoProcessor
+answers = {}
+for folder, joints in ((sys.argv[2], 5), (sys.argv[3], 4)):
+    model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True).eval()
+    processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+    clip = np.random.default_rng(joints).normal(size=(12, joints, 3)).astype(np.float32)
+    batch = processor(processor.recognition_prompt(), clip, "shared_name")
+    with torch.no_grad():
+        answers[joints] = [bool(torch.isfinite(model(**batch).logits).all()), batch["joint_mask"].sum().item()]
+    try:
+        processor(processor.recognition_prompt(), np.zeros((12, 9 - joints, 3), np.float32), "shared_name")
+        answers[f"other {joints}"] = "accepted"
+    except ValueError as error:
+        answers[f"other {joints}"] = str(error)
+json.dump(answers, open(sys.argv[4], "w"))
+"""
+
+
+def save_tiny_model_with_one_layout(layout, folder):
+    tokenizer = tiny_tokenizer()
+    torch.manual_seed(0)
+    encoder = EAISkeletonEncoder(EAISkeletonConfig(
+        layouts=[layout], num_frames=NUM_FRAMES, block_channels=[8, 8], block_strides=[2, 2], token_dim=16,
+        id2label=dict(enumerate(LABELS)), corpus_labels={"toy": LABELS})).eval()
+    model = EAILlamaForCausalLM.from_parts(tiny_language_model(len(tokenizer)), encoder,
+                                           tokenizer.convert_tokens_to_ids(SKELETON_TOKEN))
+    model.save_pretrained(folder)
+    EAIProcessor(SkeletonProcessor([layout], num_frames=NUM_FRAMES), tokenizer, model.config).save_pretrained(folder)
+
+
+def test_two_exported_models_whose_layouts_share_a_name_both_work_in_one_process(tmp_path):
+    five = layout_from_hierarchy("shared_name", ["Hips", "Spine", "Head", "LeftUpLeg", "RightUpLeg"], [-1, 0, 1, 0, 0])
+    four = layout_from_hierarchy("shared_name", ["Hips", "Spine", "Head", "LeftUpLeg"], [-1, 0, 1, 0])
+    exports = []
+    for name, layout in (("five", five), ("four", four)):
+        save_tiny_model_with_one_layout(layout, tmp_path / name / "model")
+        exports.append(export(tmp_path / name / "model", tmp_path / f"export_{name}"))
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment["HF_MODULES_CACHE"] = str(tmp_path / "modules")
+    completed = subprocess.run([sys.executable, "-S", "-c", TWO_MODELS, sysconfig.get_paths()["purelib"],
+                                *map(str, exports), str(tmp_path / "answers.json")], cwd=tmp_path, env=environment,
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    answers = json.loads((tmp_path / "answers.json").read_text())
+    assert answers["5"] == [True, 5] and answers["4"] == [True, 4]
+    assert "has 4 joints, expected 5 for layout 'shared_name'" in answers["other 5"]
+    assert "has 5 joints, expected 4 for layout 'shared_name'" in answers["other 4"]
 
 
 def test_pipeline_takes_a_file_bvh_text_or_positions(exported):

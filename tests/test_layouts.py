@@ -1,15 +1,8 @@
 import numpy as np
 import pytest
 
-from eai_llm.layouts import (
-    LAYOUTS,
-    JointLayout,
-    get_layout,
-    guess_canonical,
-    joint_mapping,
-    layout_from_hierarchy,
-    register_layout,
-)
+from eai_llm.joint_layout import JointLayout, joint_mapping
+from eai_llm.layouts import LAYOUTS, get_layout, guess_canonical, layout_from_hierarchy, register_layout
 
 
 @pytest.mark.parametrize("name, joints", [("xsens_mvn28", 28), ("xsens_mvn23", 23), ("kdae24", 24), ("kinect_v2", 25)])

@@ -129,14 +129,23 @@ def test_processor_rejects_prompts_that_do_not_match_the_clips(prompts, clips, m
 def test_processor_needs_the_skeleton_token_in_the_tokenizer():
     with pytest.raises(ValueError, match="the tokenizer has no '<skeleton>' token"):
         EAIProcessor(SkeletonProcessor(LAYOUTS, num_frames=NUM_FRAMES), tiny_tokenizer(skeleton=False),
-                     num_temporal_tokens=2)
+                     tiny_config())
 
 
-def test_processor_save_load_round_trip_gives_identical_inputs(tmp_path):
-    _, processor = tiny_model_and_processor("spatiotemporal")
+def test_processor_refuses_a_model_config_with_another_skeleton_token_id():
+    config = tiny_config()
+    config.skeleton_token_id -= 1
+    with pytest.raises(ValueError, match="field 'skeleton_token_id'"):
+        EAIProcessor(SkeletonProcessor(LAYOUTS, num_frames=NUM_FRAMES), tiny_tokenizer(), config)
+
+
+def test_processor_save_load_round_trip_takes_the_token_layout_from_the_model_config(tmp_path):
+    model, processor = tiny_model_and_processor("spatiotemporal")
+    model.config.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
+    assert "token_granularity" not in (tmp_path / "processor_config.json").read_text()  # one source: config.json
     loaded = EAIProcessor.from_pretrained(tmp_path)
-    assert loaded.token_granularity == "spatiotemporal" and loaded.num_temporal_tokens == 2
+    assert loaded.skeleton_token_parts == [("spatial", 28), ("temporal", 2)]
     expected, actual = training_batch(processor), training_batch(loaded)
     assert expected.keys() == actual.keys()
     assert all(torch.equal(expected[key], actual[key]) for key in expected)

@@ -8,6 +8,9 @@ from eai_llm.layouts import LAYOUTS, get_layout, layout_from_hierarchy
 from eai_llm.processing_eai import SkeletonProcessor
 
 
+BUILT_IN = [get_layout(name) for name in ("xsens_mvn28", "kdae24", "kinect_v2")]
+
+
 def walking_clip(frames: int, layout: str, seed: int = 0) -> np.ndarray:
     """A body-sized random pose drifting forward at 1 m/s, ``(frames, J, 3)``, 30 fps."""
     joints = get_layout(layout).num_joints
@@ -29,7 +32,7 @@ def normalised(frames: np.ndarray, layout: str) -> np.ndarray:
 
 
 def test_mixed_layout_batch_shapes_masks_and_exact_zero_padding():
-    processor = SkeletonProcessor(num_frames=64)
+    processor = SkeletonProcessor(BUILT_IN, num_frames=64)
     clips = [walking_clip(120, "xsens_mvn28"), walking_clip(40, "kinect_v2"), walking_clip(64, "kdae24")]
     out = processor(clips, ["xsens_mvn28", "kinect_v2", "kdae24"], return_tensors="pt")
     assert out["skeleton_values"].shape == (3, 3, 64, 28) and out["skeleton_values"].dtype == torch.float32
@@ -42,7 +45,7 @@ def test_mixed_layout_batch_shapes_masks_and_exact_zero_padding():
 
 
 def test_a_clip_gets_the_same_values_alone_and_inside_a_wider_batch():
-    processor = SkeletonProcessor()
+    processor = SkeletonProcessor(BUILT_IN)
     clip = walking_clip(50, "kinect_v2", seed=3)
     alone = processor(clip, "kinect_v2")["skeleton_values"]
     batched = processor([walking_clip(200, "xsens_mvn28"), clip], ["xsens_mvn28", "kinect_v2"])["skeleton_values"]
@@ -50,7 +53,7 @@ def test_a_clip_gets_the_same_values_alone_and_inside_a_wider_batch():
 
 
 def test_root_centred_scale_normalised_and_invariant_to_placement_and_body_size():
-    processor = SkeletonProcessor(num_frames=64)
+    processor = SkeletonProcessor(BUILT_IN, num_frames=64)
     clip = walking_clip(64, "kdae24")
     out = processor(clip, "kdae24", return_tensors="np")["skeleton_values"][0, :, :, :24]  # (3, T, J)
     np.testing.assert_allclose(out.transpose(1, 2, 0), normalised(clip, "kdae24"), rtol=1e-5, atol=1e-6)
@@ -64,7 +67,7 @@ def test_root_centred_scale_normalised_and_invariant_to_placement_and_body_size(
 
 
 def test_long_clips_are_downsampled_by_linear_interpolation_over_the_whole_clip():
-    processor = SkeletonProcessor(num_frames=64)
+    processor = SkeletonProcessor(BUILT_IN, num_frames=64)
     frames = 127  # maps output frame k to input frame 2k exactly
     clip = walking_clip(frames, "kinect_v2")
     out = processor(clip, "kinect_v2", return_tensors="np")["skeleton_values"][0, :, :, :25].transpose(1, 2, 0)
@@ -81,45 +84,47 @@ def test_long_clips_are_downsampled_by_linear_interpolation_over_the_whole_clip(
 def test_short_clips_are_padded_by_repeating_the_clip_or_with_zeros():
     clip = walking_clip(20, "kinect_v2")
     reference = normalised(clip, "kinect_v2")
-    repeat = SkeletonProcessor(num_frames=64)(clip, "kinect_v2", return_tensors="np")
+    repeat = SkeletonProcessor(BUILT_IN, num_frames=64)(clip, "kinect_v2", return_tensors="np")
     values = repeat["skeleton_values"][0].transpose(1, 2, 0)[:, :25]
     np.testing.assert_allclose(values[:20], reference, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(values[20:40], values[:20])
     np.testing.assert_array_equal(values[60:], values[:4])
     assert repeat["frame_mask"][0].tolist() == [1] * 20 + [0] * 44
 
-    zero = SkeletonProcessor(num_frames=64, frame_padding="zero")(clip, "kinect_v2", return_tensors="np")
+    zero = SkeletonProcessor(BUILT_IN, num_frames=64, frame_padding="zero")(clip, "kinect_v2", return_tensors="np")
     np.testing.assert_array_equal(zero["skeleton_values"][0][:, 20:], 0.0)
     assert zero["frame_mask"][0].tolist() == [1] * 20 + [0] * 44
 
 
-def test_save_and_load_carries_custom_layouts(tmp_path):
+def test_save_and_load_carries_custom_layouts_without_the_registry(tmp_path):
     layout = layout_from_hierarchy("test_processor_bvh", ["Hips", "Spine", "Head", "LeftUpLeg"], [-1, 0, 1, 0])
-    processor = SkeletonProcessor(layouts=[layout.to_dict(), "kinect_v2"], num_frames=32)
+    processor = SkeletonProcessor(layouts=[layout.to_dict(), get_layout("kinect_v2")], num_frames=32)
     processor.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
     assert saved["layouts"][0]["joint_names"] == ["Hips", "Spine", "Head", "LeftUpLeg"]
-    del LAYOUTS["test_processor_bvh"]  # as in a fresh process that never saw the BVH files
+    registry = dict(LAYOUTS)
     loaded = SkeletonProcessor.from_pretrained(tmp_path)
+    assert LAYOUTS == registry and "test_processor_bvh" not in LAYOUTS  # loading registers nothing
     assert loaded.layout_names == ["test_processor_bvh", "kinect_v2"]
     assert loaded.num_frames == 32 and loaded.max_joints == 25
     clip = np.random.default_rng(0).normal(size=(40, 4, 3)).astype(np.float32)
     np.testing.assert_array_equal(loaded(clip, "test_processor_bvh")["skeleton_values"],
                                   processor(clip, "test_processor_bvh")["skeleton_values"])
-    del LAYOUTS["test_processor_bvh"]
 
 
-def test_loading_a_processor_whose_layout_name_is_taken_by_another_skeleton_fails(tmp_path):
-    saved = layout_from_hierarchy("test_processor_clash", ["Hips", "Spine", "Head"], [-1, 0, 1])
-    SkeletonProcessor(layouts=[saved.to_dict()]).save_pretrained(tmp_path)
-    LAYOUTS["test_processor_clash"] = layout_from_hierarchy("test_processor_clash", ["Hips", "LeftUpLeg"], [-1, 0])
-    try:
-        with pytest.raises(ValueError, match="layout 'test_processor_clash': a different layout is already "
-                                             r"registered under this name \(differing in \['joint_names', 'parents', "
-                                             r"'canonical', 'body_parts'\]\)"):
-            SkeletonProcessor.from_pretrained(tmp_path)
-    finally:
-        del LAYOUTS["test_processor_clash"]
+def test_two_processors_whose_layouts_share_a_name_each_keep_their_own(tmp_path):
+    three = layout_from_hierarchy("shared_name", ["Hips", "Spine", "Head"], [-1, 0, 1])
+    two = layout_from_hierarchy("shared_name", ["Hips", "LeftUpLeg"], [-1, 0])
+    SkeletonProcessor(layouts=[three]).save_pretrained(tmp_path / "a")
+    SkeletonProcessor(layouts=[two]).save_pretrained(tmp_path / "b")
+    a, b = SkeletonProcessor.from_pretrained(tmp_path / "a"), SkeletonProcessor.from_pretrained(tmp_path / "b")
+    assert a(np.ones((5, 3, 3), np.float32), "shared_name")["joint_mask"].tolist() == [[1, 1, 1]]
+    assert b(np.ones((5, 2, 3), np.float32), "shared_name")["joint_mask"].tolist() == [[1, 1]]
+
+
+def test_a_layout_name_alone_is_refused():
+    with pytest.raises(ValueError, match="field 'layouts' holds 'kinect_v2', expected layout definitions"):
+        SkeletonProcessor(["kinect_v2"])
 
 
 @pytest.mark.parametrize("clip, layout, message", [
@@ -131,24 +136,24 @@ def test_loading_a_processor_whose_layout_name_is_taken_by_another_skeleton_fail
 ])
 def test_bad_clips_are_rejected_with_the_clip_and_field_named(clip, layout, message):
     with pytest.raises(ValueError, match=message):
-        SkeletonProcessor()([walking_clip(10, "kinect_v2"), clip], ["kinect_v2", layout])
+        SkeletonProcessor(BUILT_IN)([walking_clip(10, "kinect_v2"), clip], ["kinect_v2", layout])
 
 
 def test_nan_frames_are_named():
     clip = walking_clip(10, "kinect_v2")
     clip[[3, 7], 5] = np.nan
     with pytest.raises(ValueError, match=r"clip 0: field 'positions' has NaN/inf in frames \[3, 7\]"):
-        SkeletonProcessor()(clip, "kinect_v2")
+        SkeletonProcessor(BUILT_IN)(clip, "kinect_v2")
 
 
 def test_batch_and_configuration_errors():
-    processor = SkeletonProcessor()
+    processor = SkeletonProcessor(BUILT_IN)
     clips = [walking_clip(10, "kinect_v2")] * 2
     with pytest.raises(ValueError, match="2 clips but 3 layout names"):
         processor(clips, ["kinect_v2"] * 3)
     with pytest.raises(ValueError, match="empty batch"):
         processor([], [])
     with pytest.raises(ValueError, match="'max_joints' is 20, expected at least 28"):
-        SkeletonProcessor(max_joints=20)
+        SkeletonProcessor(BUILT_IN, max_joints=20)
     with pytest.raises(ValueError, match="'frame_padding' is 'mirror'"):
-        SkeletonProcessor(frame_padding="mirror")
+        SkeletonProcessor(BUILT_IN, frame_padding="mirror")

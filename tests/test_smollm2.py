@@ -7,10 +7,11 @@ import numpy as np
 from tiny_models import write_tiny_corpus, write_tiny_parts
 
 from eai_llm.corpus import clip_positions, load_corpus
-from eai_llm.evaluation import load_trained, parse_label
-from eai_llm.inference import generate_answers
+from eai_llm.evaluation import parse_label
+from eai_llm.inference import generate_answers, load_trained
+from eai_llm.instruction_tuning import train_llm
 from eai_llm.language_models import OFFLINE_DEFAULT, load_language_model
-from eai_llm.training import LLMSettings, TrainConfig, train_llm
+from eai_llm.run_config import LLMSettings, TrainConfig
 
 
 def test_smollm2_loads_as_a_llama_with_a_chat_template():

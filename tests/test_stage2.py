@@ -16,25 +16,13 @@ from tiny_models import (
 )
 
 from eai_llm.corpus import load_corpus
-from eai_llm.evaluation import (
-    ERROR,
-    evaluate_split,
-    load_trained,
-    parse_label,
-    write_report,
-)
-from eai_llm.inference import explain, score_answers
+from eai_llm.evaluation import ERROR, evaluate_split, parse_label, write_report
+from eai_llm.inference import explain, load_trained, score_answers
+from eai_llm.instruction_tuning import InstructionCollator, build_model, instruction_examples, train_llm
 from eai_llm.modeling_eai import EAILlamaForCausalLM, EAISkeletonEncoder
 from eai_llm.processing_eai import EAIProcessor
 from eai_llm.text_metrics import Bleu, Meteor, Rouge
-from eai_llm.training import (
-    InstructionCollator,
-    LLMSettings,
-    TrainConfig,
-    build_model,
-    instruction_examples,
-    train_llm,
-)
+from eai_llm.run_config import LLMSettings, TrainConfig
 
 rng = np.random.default_rng(1)
 CLIPS = [rng.normal(size=(12, 28, 3)).astype(np.float32), rng.normal(size=(30, 24, 3)).astype(np.float32)]
@@ -129,8 +117,8 @@ def test_instruction_examples_reject_bad_settings():
     split = Dataset.from_dict({"description": ["", ""], "label": [0, 1]})
     with pytest.raises(ValueError, match="no training clip has a description"):
         instruction_examples(split, LLMSettings(description_epochs=1), seed=0)
-    with pytest.raises(ValueError, match="llm.order is 'both'"):
-        instruction_examples(split, LLMSettings(order="both", description_epochs=0), seed=0)
+    with pytest.raises(ValueError, match="order"):
+        LLMSettings(order="both", description_epochs=0)
     with pytest.raises(ValueError, match="no training examples"):
         instruction_examples(split, LLMSettings(description_epochs=0, recognition_epochs=0), seed=0)
 
@@ -146,7 +134,7 @@ def test_stage2_writes_a_loadable_merged_model_an_adapter_and_logs(trained):
     assert adapter["r"] == 4 and adapter["modules_to_save"] == ["projector"]
     assert (out / "train-config.yaml").is_file()
     assert any("loss" in entry for entry in json.loads((out / "log-llm.json").read_text()))
-    assert processor.token_granularity == "all"
+    assert [part for part, _ in processor.skeleton_token_parts] == ["semantic", "spatial", "temporal"]  # "all"
     assert model.config.num_skeleton_tokens == processor.num_skeleton_tokens
     batch = processor([processor.recognition_prompt()], CLIPS[:1], CLIP_LAYOUTS[:1])
     assert model.generate(**batch, max_new_tokens=3, do_sample=False).shape[1] == batch["input_ids"].shape[1] + 3
@@ -207,7 +195,7 @@ def test_evaluation_reports_accuracy_per_corpus_errors_descriptions_and_a_confus
     assert set(metrics["description"]) == {"rouge1", "rougeL", "bleu", "meteor", "num_clips"}
     report = write_report(result, tmp_path, "tiny")
     assert json.loads((tmp_path / "metrics.json").read_text())["recognition_score"]["num_clips"] == len(test)
-    assert (tmp_path / "confusion-generate.png").stat().st_size > 0 and "Recognition (score)" in report.read_text()
+    assert (tmp_path / "confusion-generate.png").stat().st_size > 0 and "recognition (score): accuracy" in report.read_text()
 
 
 def test_evaluation_rejects_an_empty_split_and_labels_the_model_never_saw(trained):

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from datasets import load_from_disk
 
-from eai_llm.corpus import CORPUS_LABELS, clip_positions, load_corpus
+from eai_llm.corpus import clip_positions, load_corpus
+from eai_llm.labels import CORPUS_LABELS
 from eai_llm.layouts import get_layout
-from eai_llm.synthetic import LATENT_NAMES, generate_clips, oracle_accuracy
+from eai_llm.synthetic import LATENT_NAMES, generate_clips, oracle_accuracy, qualities
 
 REPO = Path(__file__).resolve().parents[1]
 # What each synthetic corpus must mimic (paper §4.1): layout, frame rate.
@@ -110,6 +111,15 @@ def test_clip_fields_shapes_and_labels(corpus):
         row = clip.to_row()
         assert row["label"] == clip.label and row["corpus"] == corpus
         np.testing.assert_array_equal(clip_positions(row), p)
+
+
+def test_named_latent_indices_follow_latent_names():
+    # qualities.TEMPO, .AMPLITUDE, ...: the index of each quality of LATENT_NAMES, by its upper-case name.
+    assert [getattr(qualities, name.upper()) for name in LATENT_NAMES] == list(range(len(LATENT_NAMES)))
+    for table in (qualities.LOW, qualities.HIGH, qualities.SPREAD, qualities.STYLE_SPREAD):
+        assert table.shape == (len(LATENT_NAMES),)
+    assert (qualities.LOW < qualities.HIGH).all()
+    assert all(len(means) == len(LATENT_NAMES) for means in qualities.EMOTION_QUALITIES.values())
 
 
 @pytest.mark.parametrize("corpus", list(EXPECTED))

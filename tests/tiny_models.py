@@ -20,7 +20,8 @@ from eai_llm.processing_eai import (
 )
 from eai_llm.synthetic import generate_clips
 
-LAYOUTS = ["xsens_mvn28", "kdae24"]  # 28 and 24 joints: kdae24 clips have four padded joints
+LAYOUTS = [get_layout(name).to_dict() for name in ("xsens_mvn28", "kdae24")]  # 28 and 24 joints: kdae24 clips
+# have four padded joints
 NUM_FRAMES = 8
 LABELS = ["anger", "happiness", "sadness"]
 CHATML = ("{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|> {% endfor %}"
@@ -64,8 +65,7 @@ def tiny_model_and_processor(granularity: str = "all", chat_template: str | None
     encoder = tiny_encoder()
     model = EAILlamaForCausalLM.from_parts(tiny_language_model(len(tokenizer)), encoder,
                                            tokenizer.convert_tokens_to_ids(SKELETON_TOKEN), granularity).eval()
-    processor = EAIProcessor(SkeletonProcessor(LAYOUTS, num_frames=NUM_FRAMES), tokenizer,
-                             num_temporal_tokens=encoder.config.num_temporal_tokens, token_granularity=granularity)
+    processor = EAIProcessor(SkeletonProcessor(LAYOUTS, num_frames=NUM_FRAMES), tokenizer, model.config)
     return model, processor
 
 

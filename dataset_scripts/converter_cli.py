@@ -1,0 +1,80 @@
+"""Command-line glue shared by the converters in this folder: their common options, the call of
+:func:`eai_llm.corpus.convert_files` with them, and clean error exits. The conversion itself is a
+library call (``eai_llm.corpus``); this module only turns options into its arguments.
+"""
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from eai_llm.corpus import ClipSource, ConversionReport, convert_files
+from eai_llm.motion import Motion
+
+
+def parse_label_map(text: str | None) -> dict[str, str]:
+    """``"happy=happiness,joy=happiness"`` → ``{"happy": "happiness", "joy": "happiness"}``."""
+    mapping = {}
+    for pair in filter(None, (p.strip() for p in (text or "").split(","))):
+        source, sep, target = pair.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise ValueError(f"--label-map: {pair!r} is not of the form name=label")
+        mapping[source.strip().lower()] = target.strip().lower()
+    return mapping
+
+
+
+
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    """The options every converter in dataset_scripts/ shares."""
+    parser.add_argument("--output-dir", required=True,
+                        help="folder to write the DatasetDict to: a new or empty folder, or a corpus to replace")
+    parser.add_argument("--split", choices=["random", "actor"], default="random",
+                        help="random: the paper's seeded 4:1 split, stratified by corpus and label; "
+                             "actor: whole actors held out (cross-actor)")
+    parser.add_argument("--test-fraction", type=_fraction, default=0.2, help="share of clips in the test part")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="also push the corpus to this Hub dataset repo")
+    parser.add_argument("--private", action="store_true", help="with --push-to-hub: make the repo private")
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1 (exclusive)")
+    return value
+
+
+def add_converter_args(parser: argparse.ArgumentParser) -> None:
+    """The options of the converters that read motion files (all but the synthetic corpus)."""
+    parser.add_argument("--input-dir", required=True, type=Path)
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip files that cannot be read (and report them) instead of stopping")
+    parser.add_argument("--label-map", default="",
+                        help="label synonyms, e.g. 'happy=happiness,joy=happiness' (case-insensitive)")
+    add_output_args(parser)
+
+
+def run_script(main: Callable[[], object]) -> None:
+    """Run a dataset script's ``main()`` as a command: a ValueError or OSError (MotionFileError
+    included) is printed as ``error: <message>`` on stderr, without a traceback, and exits with
+    status 2, as argparse does for bad options."""
+    try:
+        main()
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def convert_from_args(sources: list[ClipSource], read: Callable[[Path], Motion], corpus_name: str,
+                      label_names: Iterable[str], args: argparse.Namespace) -> ConversionReport:
+    """:func:`~eai_llm.corpus.convert_files` with the options of :func:`add_converter_args`; prints its summary."""
+    report = convert_files(sources, read, corpus_name, label_names, args.output_dir, input_dir=args.input_dir,
+                           split=args.split, test_fraction=args.test_fraction, seed=args.seed,
+                           skip_bad=args.skip_bad, push_to_hub=args.push_to_hub, private=args.private)
+    print(report.summary())
+    return report

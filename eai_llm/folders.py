@@ -1,0 +1,124 @@
+"""Writing a folder atomically: the one mechanism every writer of the project uses (corpora, encoders,
+merged models, exports, the converted offline LLM, the WordNet copy).
+
+:func:`write_folder` builds the new folder beside the target under a temporary name, then swaps it in
+with one ``renameat2(RENAME_EXCHANGE)`` call (Linux), so at every moment the target path holds either the
+complete old folder or the complete new one; where the file system cannot exchange, it falls back to
+two renames with the old folder kept aside until the new one is in place. A folder is replaced only if
+this project wrote it: it holds the manifest :data:`MANIFEST` and nothing that the manifest does not
+list (a file a user added is never deleted). A writer killed half-way leaves a ``.<name>.partial-<pid>``
+folder, which the next write to the same target removes. The standard library has no directory swap
+and no such ownership rule, hence this module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+MANIFEST = ".eai-llm-manifest.json"
+_RENAME_EXCHANGE = 2
+
+
+def write_folder(target: str | Path, write: Callable[[Path], None]) -> Path:
+    """Write a folder with ``write(staging_folder)`` and put it at ``target`` atomically.
+
+    Raises ``FileExistsError`` (naming the files) when ``target`` exists and is not a folder this project
+    wrote, or holds files its manifest does not list; nothing is written then. If ``write`` raises, the
+    target is untouched and the staging folder removed. Returns ``target``.
+    """
+    target = Path(target)
+    check_replaceable(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(target)
+    staging = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.mkdir()
+        write(staging)
+        files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+        (staging / MANIFEST).write_text(json.dumps({"files": files}, indent=1))
+        _swap_in(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # after a swap it holds the old folder
+    return target
+
+
+def check_replaceable(target: str | Path) -> None:
+    """Raise ``FileExistsError`` unless ``target`` is absent, an empty folder, or a folder written by
+    :func:`write_folder` that holds only the files its manifest lists."""
+    target = Path(target)
+    if not target.exists() and not target.is_symlink():
+        return
+    if not target.is_dir() or target.is_symlink():
+        raise FileExistsError(f"{target}: exists and is not a folder, expected a new or empty folder or one this "
+                              "project wrote; refusing to replace it")
+    present = {p.relative_to(target).as_posix() for p in target.rglob("*") if not p.is_dir()}
+    if not present:
+        return
+    manifest = target / MANIFEST
+    try:
+        listed = set(json.loads(manifest.read_text())["files"]) | {MANIFEST}
+    except (OSError, ValueError, KeyError, TypeError):
+        raise FileExistsError(f"{target}: exists and was not written by this project (no readable {MANIFEST}), "
+                              "expected a new or empty folder; refusing to replace it") from None
+    foreign = sorted(present - listed)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise FileExistsError(f"{target}: holds files this project did not write ({shown}); move them away or "
+                              "choose another folder; refusing to replace it")
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Put ``staging`` at ``target``; afterwards ``staging`` holds the old folder, if there was one."""
+    if not target.exists():
+        staging.rename(target)
+        staging.mkdir()
+        return
+    if _exchange(staging, target):
+        return
+    aside = target.with_name(f".{target.name}.old-{os.getpid()}")
+    target.rename(aside)
+    staging.rename(target)
+    aside.rename(staging)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with Linux's ``renameat2``; False where it is not available."""
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name, use_errno=True) if name else None
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd = -100
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def _remove_stale_staging(target: Path) -> None:
+    """Remove ``.<name>.partial-<pid>`` / ``.<name>.old-<pid>`` folders of writers that are no longer running,
+    and put back an old folder that a killed fallback swap left aside."""
+    for leftover in target.parent.glob(f".{target.name}.*-*"):
+        kind, _, pid = leftover.name.rpartition("-")
+        if not pid.isdigit() or not kind.endswith((".partial", ".old")) or _running(int(pid)):
+            continue
+        if kind.endswith(".old") and not target.exists():
+            leftover.rename(target)
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
