@@ -39,6 +39,14 @@ from .kinematics import axis_rotation, forward_kinematics
 from .layouts import LAYOUTS, get_layout, layout_from_hierarchy
 
 
+# What a reader accepts at most (docs/design.md, "Limits and guarantees"): a larger input is refused with a
+# MotionFileError before it is parsed or held in memory, so time and memory stay bounded.
+MAX_FILE_BYTES = 256 * 2**20  # 256 MiB of text or array data
+MAX_FRAMES = 200_000  # about 28 min at 120 fps
+MAX_JOINTS = 512
+MAX_ABS_POSITION_M = 1_000.0  # a joint this far from the origin (in metres) is a unit or data error
+
+
 @dataclass
 class Motion:
     """One clip.
