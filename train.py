@@ -50,15 +50,18 @@ def main(argv=None):
         if args.stage != "align":
             parser.error("--separate trains one encoder per corpus: only with --stage align")
         config.align.joint = False
-    if args.stage in ("align", "all"):
-        _, metrics = train_alignment(config)
-        if state.is_main_process:
-            print(json.dumps(metrics, indent=2))
-            print(f"stage 1 encoder(s) and metrics written under {config.output_dir}")
-    if args.stage in ("llm", "all"):
-        model_dir = train_llm(config, resume=args.resume)
-        if state.is_main_process:
-            print(f"stage 2 model written to {model_dir} (evaluate: python eval.py --model {model_dir} --corpus ...)")
+    try:  # a bad corpus, encoder folder or setting is reported by its message (file, field, expected), not a traceback
+        if args.stage in ("align", "all"):
+            _, metrics = train_alignment(config)
+            if state.is_main_process:
+                print(json.dumps(metrics, indent=2))
+                print(f"stage 1 encoder(s) and metrics written under {config.output_dir}")
+        if args.stage in ("llm", "all"):
+            model_dir = train_llm(config, resume=args.resume)
+            if state.is_main_process:
+                print(f"stage 2 model written to {model_dir} (evaluate: python eval.py --model {model_dir} --corpus ...)")
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"train.py: {error}") from None
     print(f"process {state.process_index + 1}/{state.num_processes} finished")
 
 

@@ -25,7 +25,10 @@ from converter_cli import add_converter_args, convert_from_args, parse_label_map
 
 
 def sources_from_regex(files, pattern: str, allowed, label_map) -> list[ClipSource]:
-    regex = re.compile(pattern)
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"--label-regex {pattern!r} is not a valid regular expression ({error})") from None
     if "label" not in regex.groupindex:
         raise ValueError(f"--label-regex {pattern!r} has no named group 'label', e.g. (?P<label>[a-z]+)")
     sources = []

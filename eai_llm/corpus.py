@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import json
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +29,7 @@ import numpy as np
 from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets, load_from_disk
 from datasets.exceptions import DatasetGenerationError
 
-from .folders import check_replaceable, write_folder
+from .folders import check_replaceable, temporary_folder, write_folder
 from .joint_layout import JointLayout
 from .layouts import LAYOUTS, get_layout, register_layout
 from .motion import Motion, MotionFileError, guess_bvh_units, read_bvh
@@ -295,7 +294,7 @@ def build_corpus(rows: Callable[[], Iterator[dict]], label_names: Iterable[str],
         yield first
         yield from iterator
 
-    with tempfile.TemporaryDirectory(prefix="eai-corpus-") as cache_dir:
+    with temporary_folder("eai-corpus-") as cache_dir:
         try:
             full = Dataset.from_generator(rows_or_error, features=corpus_features(label_names), cache_dir=cache_dir)
         except DatasetGenerationError as err:  # re-raise the reader's own message (file, field, expected)

@@ -7,7 +7,8 @@ complete old folder or the complete new one; where the file system cannot exchan
 two renames with the old folder kept aside until the new one is in place. A folder is replaced only if
 this project wrote it: it holds the manifest :data:`MANIFEST` and nothing that the manifest does not
 list (a file a user added is never deleted). A writer killed half-way leaves a ``.<name>.partial-<pid>``
-folder, which the next write to the same target removes. The standard library has no directory swap
+folder, which the next write to the same target removes (and :func:`temporary_folder` does the same for
+scratch folders in the temporary directory). The standard library has no directory swap
 and no such ownership rule, hence this module.
 """
 
@@ -18,6 +19,7 @@ import ctypes.util
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,6 +99,16 @@ def _exchange(a: Path, b: Path) -> bool:
         return False
     at_fdcwd = -100
     return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def temporary_folder(prefix: str) -> tempfile.TemporaryDirectory:
+    """A temporary folder named ``<prefix><pid>-…`` in the system's temporary directory; those of processes
+    that are no longer running (killed before they could remove theirs) are removed first."""
+    for leftover in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
+        pid = leftover.name[len(prefix):].partition("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-")
 
 
 def _remove_stale_staging(target: Path) -> None:

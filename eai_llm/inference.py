@@ -17,12 +17,16 @@ from .processing_eai import EAIProcessor
 def load_trained(path: str | Path, device: str | torch.device | None = None,
                  dtype: torch.dtype | None = None) -> tuple[EAILlamaForCausalLM, EAIProcessor]:
     """A model folder (``<output_dir>/model`` of ``train.py``, an export of ``publish.py``) or Hub repo →
-    the model in eval mode on ``device`` and its processor. A folder of another model type (a stage-1
-    encoder, a bare LLM) is a ``ValueError`` naming the folder."""
-    if Path(path).is_dir() and not (Path(path) / "config.json").is_file():
+    the model in eval mode on ``device`` and its processor. Weights are read from safetensors only; a folder
+    of another model type (a stage-1 encoder, a bare LLM) is a ``ValueError`` naming the folder."""
+    folder = Path(path)
+    if folder.is_dir() and not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{path}: no config.json, expected a model folder written by train.py (<output_dir>/model)")
+    if folder.is_dir() and not any(folder.glob("model*.safetensors")):
+        raise FileNotFoundError(f"{path}: no model.safetensors, expected the weights as safetensors (pickled .bin "
+                                "weights are never loaded)")
     try:
-        model = EAILlamaForCausalLM.from_pretrained(path, dtype=dtype)
+        model = EAILlamaForCausalLM.from_pretrained(path, dtype=dtype, use_safetensors=True)
     except ValueError as error:  # EAIConfig refuses another model_type, naming the field
         raise ValueError(f"{path}: {error}") from None
     return model.to(device or "cpu").eval(), EAIProcessor.from_pretrained(path)

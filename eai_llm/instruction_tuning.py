@@ -18,6 +18,7 @@ import torch
 import yaml
 from datasets import ClassLabel, Dataset, Features, Value
 from peft import LoraConfig, PeftModel, get_peft_model
+from safetensors import safe_open
 from transformers import Trainer, TrainingArguments, set_seed
 
 from .corpus import clip_positions, load_corpora
@@ -81,13 +82,16 @@ def instruction_examples(split, settings: LLMSettings, seed: int) -> Dataset:
 def build_model(settings: LLMSettings, encoder_dir: str | Path) -> tuple[EAILlamaForCausalLM, EAIProcessor]:
     """The stage-2 starting point: the pretrained LLM with ``<skeleton>`` added to its vocabulary, the
     stage-1 encoder and SkeletonProcessor from ``encoder_dir``, and a fresh projector."""
+    if not (Path(encoder_dir) / "model.safetensors").is_file():
+        raise FileNotFoundError(f"llm.encoder: {encoder_dir} holds no model.safetensors, expected a stage-1 encoder "
+                                "folder (train.py --stage align writes <output_dir>/encoder)")
     dtype = getattr(torch, settings.dtype) if settings.dtype else None
     language_model, tokenizer = load_language_model(settings.language_model, dtype=dtype)
     if language_model.config.model_type != "llama":
         raise ValueError(f"llm.language_model {settings.language_model!r} is a {language_model.config.model_type!r} "
                          "model, expected a Llama-family LLM (model_type 'llama')")
     skeleton_id = add_skeleton_token(language_model, tokenizer)
-    encoder = EAISkeletonEncoder.from_pretrained(encoder_dir, dtype=dtype)
+    encoder = EAISkeletonEncoder.from_pretrained(encoder_dir, dtype=dtype, use_safetensors=True)
     model = EAILlamaForCausalLM.from_parts(language_model, encoder, skeleton_id, settings.token_granularity)
     if dtype is not None:
         model.projector.to(dtype)
@@ -95,12 +99,46 @@ def build_model(settings: LLMSettings, encoder_dir: str | Path) -> tuple[EAILlam
     return model, processor
 
 
+def last_complete_checkpoint(folder: Path) -> Path:
+    """The newest ``checkpoint-<step>`` in ``folder`` that a killed save did not leave half-written (its
+    ``trainer_state.json`` parses and every ``*.safetensors`` file opens); the ones skipped are printed. A
+    ``ValueError`` when there is none, so that ``--resume`` never silently starts over."""
+    def step(path: Path) -> int:
+        return int(path.name.rpartition("-")[2]) if path.name.rpartition("-")[2].isdigit() else -1
+
+    for candidate in sorted(folder.glob("checkpoint-*"), key=step, reverse=True):
+        problem = _checkpoint_problem(candidate)
+        if problem is None:
+            print(f"--resume: continuing from {candidate}", flush=True)
+            return candidate
+        print(f"--resume: skipping {candidate}: {problem}", flush=True)
+    raise ValueError(f"--resume: no complete checkpoint in {folder}, expected a checkpoint-<step> folder written by an "
+                     "earlier stage-2 run of this output_dir; run without --resume to start over")
+
+
+def _checkpoint_problem(checkpoint: Path) -> str | None:
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text())
+    except (OSError, ValueError) as error:
+        return f"trainer_state.json is missing or unreadable ({error})"
+    weights = sorted(checkpoint.glob("*.safetensors"))
+    if not weights:
+        return "it holds no .safetensors weights"
+    for file in weights:
+        try:
+            with safe_open(str(file), "pt"):
+                pass
+        except Exception as error:  # safetensors raises its own SafetensorError for truncated files
+            return f"{file.name} is unreadable ({error})"
+    return None
+
+
 def train_llm(config: TrainConfig, corpus=None, resume: bool = False, callbacks: list | None = None) -> Path:
     """Stage 2 on the train split. Writes ``<output_dir>/model`` (LoRA merged: ``from_pretrained``-ready,
     with the processor; written atomically), ``<output_dir>/adapter`` (LoRA +
     projector, peft format), ``train-config.yaml`` and ``log-llm.json``; checkpoints go to
-    ``<output_dir>/checkpoints-llm``, which a run without ``resume`` starts empty. ``callbacks``: Trainer
-    callbacks. Returns the model folder."""
+    ``<output_dir>/checkpoints-llm``, which a run without ``resume`` starts empty; ``resume`` continues from
+    :func:`last_complete_checkpoint`. ``callbacks``: Trainer callbacks. Returns the model folder."""
     settings, output_dir = config.llm, Path(config.output_dir)
     checkpoints = output_dir / "checkpoints-llm"
     if not resume and process_state().is_main_process:
@@ -126,13 +164,13 @@ def train_llm(config: TrainConfig, corpus=None, resume: bool = False, callbacks:
         dataloader_pin_memory=torch.cuda.is_available())
     trainer = Trainer(model=peft_model, args=args, train_dataset=examples,
                       data_collator=InstructionCollator(processor, train), callbacks=callbacks)
-    has_checkpoint = resume and any(Path(args.output_dir).glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=True if has_checkpoint else None)
+    trainer.train(resume_from_checkpoint=str(last_complete_checkpoint(checkpoints)) if resume else None)
 
     trainer.save_model(str(output_dir / "adapter"))  # every process: gathers sharded weights (FSDP, ZeRO-3)
     state, model_dir = process_state(), output_dir / "model"
     state.wait_for_everyone()
     if state.is_main_process:  # merge on a fresh copy of the base model, whatever the training sharding was
+        (output_dir / "adapter" / "training_args.bin").unlink(missing_ok=True)  # a pickle: never in a published folder
         base, _ = build_model(settings, settings.encoder or output_dir / "encoder")
         merged = PeftModel.from_pretrained(base, output_dir / "adapter").merge_and_unload()
 

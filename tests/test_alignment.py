@@ -243,3 +243,21 @@ def test_shipped_configs_load(path):
     config = load_config(path)
     assert config.align.loss in ("ce", "se", "st") and config.num_frames == 64
     EAISkeletonConfig(**config.encoder)  # encoder fields are valid
+
+
+def test_train_command_reports_bad_configs_and_a_missing_encoder_without_a_traceback(tmp_path):
+    import train as train_command
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("corpus: c\noutput_dir: o\nllm:\n  batch_size: eight\n")
+    with pytest.raises(SystemExit, match=r"train.py: .*bad.yaml: key 'llm.batch_size'"):
+        train_command.main(["--config", str(bad)])
+    bad.write_text(f"corpus: {tmp_path / 'nowhere'}\noutput_dir: o\n")
+    with pytest.raises(SystemExit, match=r"train.py: .*bad.yaml: key 'corpus' names .*nowhere.*which do not exist"):
+        train_command.main(["--config", str(bad)])
+    rows = three_corpus_rows(n=3)
+    save_corpus(build_corpus(lambda: iter(rows), sorted({r["label"] for r in rows})), BUILT_IN, tmp_path / "corpus")
+    bad.write_text(f"corpus: {tmp_path / 'corpus'}\noutput_dir: {tmp_path / 'out'}\n"
+                   f"llm:\n  encoder: {tmp_path / 'no-encoder'}\n")
+    with pytest.raises(SystemExit, match=r"train.py: llm.encoder: .*no-encoder holds no model.safetensors"):
+        train_command.main(["--config", str(bad), "--stage", "llm"])

@@ -297,3 +297,32 @@ def test_label_map_option_parses_synonyms_and_names_a_bad_pair():
     assert parse_label_map("Happy=happiness, joy=happiness") == {"happy": "happiness", "joy": "happiness"}
     with pytest.raises(ValueError, match="not of the form name=label"):
         parse_label_map("happy:happiness")
+
+
+def test_an_invalid_label_regex_is_a_message(tmp_path):
+    inputs = bvh_folder_files(tmp_path / "in")
+    with pytest.raises(ValueError, match=r"--label-regex '\(\?P<label>\[a-z' is not a valid regular expression"):
+        script("bvh_folder").main(["--input-dir", str(inputs), "--label-regex", "(?P<label>[a-z",
+                                   "--output-dir", str(tmp_path / "out")])
+
+
+def test_a_converter_killed_at_random_points_leaves_the_old_corpus_or_the_new_one(tmp_path):
+    import random
+    import signal
+    import time
+
+    inputs = bvh_folder_files(tmp_path / "in", takes=6)
+    out = tmp_path / "out"
+    command = [sys.executable, str(SCRIPTS / "bvh_folder.py"), "--input-dir", str(inputs), "--label-regex",
+               r"walk_(?P<label>[a-z]+)_\d+\.bvh", "--output-dir", str(out)]
+    subprocess.run(command, check=True, capture_output=True)
+    before = load_corpus(out)["train"]["actor"]
+    rng = random.Random(1)
+    for _ in range(4):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, 4.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert load_corpus(out)["train"]["actor"] == before  # old or new (identical), always a whole corpus
+    subprocess.run(command, check=True, capture_output=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]  # the killed runs left nothing behind

@@ -132,6 +132,7 @@ def test_stage2_writes_a_loadable_merged_model_an_adapter_and_logs(trained):
     assert (out / "adapter" / "adapter_config.json").is_file()
     adapter = json.loads((out / "adapter" / "adapter_config.json").read_text())
     assert adapter["r"] == 4 and adapter["modules_to_save"] == ["projector"]
+    assert not [p for folder in (out / "adapter", model_dir) for p in folder.iterdir() if p.suffix in (".bin", ".pt")]
     assert (out / "train-config.yaml").is_file()
     assert any("loss" in entry for entry in json.loads((out / "log-llm.json").read_text()))
     assert [part for part, _ in processor.skeleton_token_parts] == ["semantic", "spatial", "temporal"]  # "all"
@@ -163,12 +164,19 @@ def test_stage2_resumes_an_interrupted_run_from_its_checkpoint(trained, tmp_path
             if state.global_step == 2:
                 control.should_save = control.should_training_stop = True
 
+    with pytest.raises(ValueError, match="--resume: no complete checkpoint in .*checkpoints-llm"):
+        train_llm(config, resume=True)  # nothing to resume: refused, not silently started over
     train_llm(config, callbacks=[StopAtStep2()])
-    assert [p.name for p in (tmp_path / "out" / "checkpoints-llm").iterdir()] == ["checkpoint-2"]
+    checkpoints = tmp_path / "out" / "checkpoints-llm"
+    assert [p.name for p in checkpoints.iterdir()] == ["checkpoint-2"]
+    half = checkpoints / "checkpoint-3"  # a newer save killed half-way: truncated weights, no trainer_state.json
+    half.mkdir()
+    (half / "adapter_model.safetensors").write_bytes((checkpoints / "checkpoint-2" / "adapter_model.safetensors")
+                                                     .read_bytes()[:100])
     batches = []
     original = InstructionCollator.__call__
     monkeypatch.setattr(InstructionCollator, "__call__", lambda self, examples: batches.append(1) or original(self, examples))
-    train_llm(config, resume=True)
+    train_llm(config, resume=True)  # falls back to checkpoint-2
     total = json.loads((tmp_path / "out" / "log-llm.json").read_text())[-1]["step"]
     assert total > 2 and len(batches) == total - 2  # only the steps after the checkpoint ran
     train_llm(config)  # without resume: starts over, all steps
@@ -215,6 +223,12 @@ def test_load_trained_rejects_folders_of_another_model_type(trained, tmp_path):
         load_trained(config.llm.encoder)
     with pytest.raises(FileNotFoundError, match="no config.json"):
         load_trained(tmp_path)
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_text((trained[1] / "config.json").read_text())
+    (pickled / "pytorch_model.bin").write_bytes(b"not loaded")
+    with pytest.raises(FileNotFoundError, match="no model.safetensors"):
+        load_trained(pickled)
 
 
 def test_explain_returns_a_label_its_probabilities_and_an_explanation(trained):
