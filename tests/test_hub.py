@@ -267,4 +267,21 @@ def test_publish_command_exports_then_stops_with_a_message_when_offline(exported
     model_dir, _, _ = exported
     with pytest.raises(SystemExit, match="HF_HUB_OFFLINE is set"):
         publish.main(["--model", str(model_dir), "--export-dir", str(tmp_path / "hub"), "--repo-id", "someone/x"])
-    assert (tmp_path / "hub" / "handler.py").is_file() and not list(tmp_path.glob("hub.partial-*"))
+    assert (tmp_path / "hub" / "handler.py").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["hub"]
+
+
+def test_publish_never_deletes_a_folder_it_did_not_write(exported, tmp_path):
+    import publish
+
+    model_dir, _, _ = exported
+    target = tmp_path / "mine"
+    (target / "sub").mkdir(parents=True)
+    (target / "important.txt").write_text("keep")
+    with pytest.raises(SystemExit, match="mine: exists and was not written by this project"):
+        publish.main(["--model", str(model_dir), "--export-dir", str(target)])
+    assert (target / "important.txt").read_text() == "keep" and (target / "sub").is_dir()
+    publish.main(["--model", str(model_dir), "--export-dir", str(tmp_path / "hub")])
+    (tmp_path / "hub" / "notes.md").write_text("mine too")  # a file added to an export
+    with pytest.raises(SystemExit, match=r"holds files this project did not write \(notes.md\)"):
+        publish.main(["--model", str(model_dir), "--export-dir", str(tmp_path / "hub")])
+    assert (tmp_path / "hub" / "notes.md").read_text() == "mine too"
