@@ -5,6 +5,9 @@
 Reads BVH, Kinect V2 text, Xsens MVNX/CSV or .npy/.npz (see eai_llm.motion), ranks the model's
 labels by the LLM's likelihood and asks it for the reasons. Prints JSON:
 {"label": ..., "scores": {label: probability}, "explanation": ...}.
+
+The motion file is read (and checked) before the model is loaded, so a bad file fails in a moment;
+every failure, from loading, reading or explaining, is a one-line ``predict.py: ...`` message.
 """
 
 import argparse
@@ -14,6 +17,7 @@ from accelerate import PartialState
 
 from eai_llm.inference import explain, load_trained
 from eai_llm.motion import read_for_layouts
+from eai_llm.processing_eai import SkeletonProcessor
 
 
 def main(argv=None):
@@ -26,11 +30,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     options = {key: value for key, value in (("layout", args.layout), ("fps", args.fps)) if value is not None}
     try:
+        layouts = SkeletonProcessor.from_pretrained(args.model).layouts  # to read the file before loading the model
+        motion = read_for_layouts(args.motion_file, layouts, args.format, **options)
         model, processor = load_trained(args.model, PartialState().device)
-        motion = read_for_layouts(args.motion_file, processor.feature_extractor.layouts, args.format, **options)
+        result = explain(model, processor, motion.positions, motion.layout.name)
     except (OSError, ValueError) as error:  # the message names the file, the field and what was expected
         raise SystemExit(f"predict.py: {error}") from None
-    print(json.dumps(explain(model, processor, motion.positions, motion.layout.name), indent=2))
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

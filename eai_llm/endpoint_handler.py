@@ -1,14 +1,23 @@
 """Inference Endpoints custom handler, copied as ``handler.py`` into every exported model folder.
 
 It needs only what the endpoint has (transformers, torch, numpy): the model folder's remote code does
-the rest. Request JSON (``inputs`` may also be the top level)::
+the rest. Request JSON (``inputs`` may also be the top level; other top-level keys, such as the
+Inference API's ``options``, are ignored)::
 
     {"inputs": {"bvh": "HIERARCHY ..."}}
     {"inputs": {"positions": [[[x, y, z], ...], ...], "layout": "kinect_v2"}}   # (T, J, 3), metres, +Y up
     {"inputs": ..., "parameters": {"max_new_tokens": 64}}
 
+Only BVH text and positions are taken: no file on the server is ever read (a string that is not BVH
+text is refused, not opened as a path). Every request is checked by the pipeline's ``check_request``
+(rules and limits in ``pipeline_eai.py``: BVH text at most 256 MiB, 2 to 200 000 frames, at most 512
+joints and the layout's joint count, finite positions within 1000 m, ``max_new_tokens`` an integer
+from 1 to 512) before any model work.
+
 Response: ``{"label": ..., "scores": {label: probability}, "explanation": ...}``, or for a bad request
-``{"error": message, "status": 400}`` (no traceback).
+``{"error": message, "status": 400}``: the message names the field and what was expected, never a
+traceback or a server path. Every bad input, an over-limit one included, is a 400 (the server in front
+of the handler may itself answer 413 for a body over its own size limit).
 """
 
 from typing import Any
@@ -20,28 +29,11 @@ class EndpointHandler:
     def __init__(self, path: str = ""):
         self.pipeline = pipeline("skeleton-emotion", model=path or ".", trust_remote_code=True)
 
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        inputs = data.get("inputs", data) if isinstance(data, dict) else data
-        parameters = data.get("parameters", {}) if isinstance(data, dict) else {}
-        if not isinstance(inputs, dict):
-            return _bad_request(f"'inputs' is a {type(inputs).__name__}, expected an object with 'bvh' "
-                                "(BVH text) or 'positions' and 'layout'")
-        if "bvh" in inputs:
-            clip = inputs["bvh"]
-            if not isinstance(clip, str) or not clip.lstrip().startswith("HIERARCHY"):
-                return _bad_request("field 'bvh' must be the text of a BVH file, starting with HIERARCHY")
-        elif "positions" in inputs and "layout" in inputs:
-            clip = {"positions": inputs["positions"], "layout": inputs["layout"]}
-        else:
-            return _bad_request(f"'inputs' has keys {sorted(inputs)}, expected 'bvh', or 'positions' and 'layout'")
-        unknown = sorted(set(parameters) - {"max_new_tokens"}) if isinstance(parameters, dict) else ["<not an object>"]
-        if unknown:
-            return _bad_request(f"'parameters' has {unknown}, expected only 'max_new_tokens'")
+    def __call__(self, data: Any) -> dict[str, Any]:
+        body = data if isinstance(data, dict) else {"inputs": data}
+        inputs = body["inputs"] if "inputs" in body else {k: v for k, v in body.items() if k != "parameters"}
         try:
+            clip, parameters = self.pipeline.check_request(inputs, body.get("parameters"), read_files=False)
             return self.pipeline(clip, **parameters)
-        except (ValueError, TypeError, KeyError) as error:
-            return _bad_request(str(error))
-
-
-def _bad_request(message: str) -> dict[str, Any]:
-    return {"error": message, "status": 400}
+        except ValueError as error:  # a motion.MotionFileError is a ValueError too; the message names the field
+            return {"error": str(error), "status": 400}

@@ -135,8 +135,7 @@ def description_metrics(generated: list[str], references: list[str]) -> dict:
     scores = Rouge().compute(predictions=generated, references=references)
     scores.update(Bleu().compute(predictions=generated, references=references))
     scores.update(Meteor().compute(predictions=generated, references=references))
-    scores["num_clips"] = len(generated)
-    return {key: float(value) for key, value in scores.items()}
+    return {**{key: float(value) for key, value in scores.items()}, "num_clips": len(generated)}
 
 
 def confusion_matrix(truth: list[str], predicted: list[str], labels: list[str]) -> tuple[list[str], np.ndarray]:

@@ -5,8 +5,20 @@ its format there once, here: units are scaled with :data:`~eai_llm.layouts.UNIT_
 source is turned +Y up by a -90° rotation about X, ``(x, y, z) -> (x, z, -y)``, a proper rotation
 that keeps handedness. The fixed-format readers (Kinect V2, MVNX, Xsens CSV) take the source's up
 axis and units from their registered layout's ``up_axis`` and ``units``; BVH and array readers take
-them as arguments. Missing samples (NaN/inf, untracked Kinect joints) are repaired or rejected by
-:func:`repair_missing`, which every reader applies.
+them as arguments.
+
+Numbers: NaN (``nan`` in text, an untracked Kinect joint) marks a missing sample, repaired or rejected
+by :func:`repair_missing`, which every reader applies. ±inf is not "missing" but out of range, refused
+like any coordinate beyond :data:`MAX_ABS_POSITION_M` metres; complex and non-numeric arrays are
+refused. These checks run in float64, before the float32 cast (:func:`_finish`, every reader's last
+step). Text must be UTF-8 (a leading byte-order mark is dropped); an undecodable byte is an error
+naming its line, never a silently replaced character or a dropped "header" (BVH alone falls back to
+Latin-1, for joint names that older tools write in a legacy encoding).
+
+Limits: only regular files are read (a FIFO, device or directory is refused before it is opened), of
+at most :data:`MAX_FILE_BYTES`, with at most :data:`MAX_FRAMES` frames, :data:`MAX_JOINTS` joints
+(BVH End Sites count as joints) and :data:`MAX_JOINT_FRAMES` joints times frames; each is checked before the work it bounds, and parsing is linear in
+the file size.
 
 Formats:
 
@@ -25,10 +37,15 @@ Formats:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import math
+import os
 import re
+import stat
 import xml.etree.ElementTree as ET
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +61,7 @@ from .layouts import LAYOUTS, get_layout, layout_from_hierarchy
 MAX_FILE_BYTES = 256 * 2**20  # 256 MiB of text or array data
 MAX_FRAMES = 200_000  # about 28 min at 120 fps
 MAX_JOINTS = 512
+MAX_JOINT_FRAMES = 10_000_000  # joints x frames: bounds the work of forward kinematics and the memory of a clip
 MAX_ABS_POSITION_M = 1_000.0  # a joint this far from the origin (in metres) is a unit or data error
 
 
@@ -72,27 +90,80 @@ def _error(source, field: str, found: str, expected: str) -> MotionFileError:
     return MotionFileError(f"{source}: field '{field}' {found}, expected {expected}")
 
 
-def _read_text(path, what: str) -> str:
+def _check_count(source, field: str, count: int, what: str):
+    """Refuse more than :data:`MAX_FRAMES` (``what="frames"``), :data:`MAX_JOINTS` (``"joints"``) or
+    :data:`MAX_JOINT_FRAMES` (``"joint-frames"``, joints times frames)."""
+    limit, name = {"frames": (MAX_FRAMES, "MAX_FRAMES"), "joints": (MAX_JOINTS, "MAX_JOINTS"),
+                   "joint-frames": (MAX_JOINT_FRAMES, "MAX_JOINT_FRAMES")}[what]
+    if count > limit:
+        raise _error(source, field, f"has {count} {what}", f"at most {limit} {what} ({name})")
+
+
+def _check_file(info: os.stat_result, path, what: str):
+    if not stat.S_ISREG(info.st_mode):
+        raise _error(path, "file", "is not a regular file (a directory, FIFO, socket or device)", f"a {what} file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise _error(path, "file", f"has {info.st_size} bytes", f"at most {MAX_FILE_BYTES} bytes (MAX_FILE_BYTES)")
+
+
+# Non-blocking: opening a FIFO (swapped in after the check) returns at once; binary: no newline translation.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _read_bytes(path, what: str) -> bytes:
+    """The bytes of ``path``, the one way every reader opens its file: a missing or unreadable file, or
+    anything but a regular file of at most :data:`MAX_FILE_BYTES`, raises :class:`MotionFileError`.
+    The file is checked before it is opened (opening a FIFO blocks; opening a device can act on it),
+    then again once open, so a file swapped in between is caught too."""
     try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
+        _check_file(os.stat(path), path, what)
+        with open(os.open(path, _OPEN_FLAGS), "rb") as file:
+            info = os.fstat(file.fileno())
+            _check_file(info, path, what)
+            return file.read(info.st_size)
     except OSError as e:
         raise _error(path, "file", f"could not be read ({e.strerror or e})", f"a readable {what} file") from e
 
 
-def _number(token, source, field: str, cast=float):
+def _read_text(path, what: str, fallback: str | None = None) -> str:
+    """The file as UTF-8 text, a leading byte-order mark dropped. A byte that is not UTF-8 is an error
+    naming its line (replaced, it would turn a value into a non-number or a first line into a header),
+    unless a ``fallback`` encoding is given: BVH files from older tools write joint names in a legacy
+    encoding (Shift-JIS, cp1252), and Latin-1 keeps such names distinct while numbers stay ASCII."""
+    data = _read_bytes(path, what)
     try:
-        return cast(token)
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if fallback:
+            return data.decode(fallback)
+        line = data.count(b"\n", 0, e.start) + 1
+        raise _error(path, "encoding", f"has a byte that is not UTF-8 on line {line} (byte {e.start})",
+                     f"a UTF-8 {what} file") from None
+
+
+def _number(token, source, field: str, cast=float):
+    """One number of a header or attribute (a count, a rate, an offset); it must be finite."""
+    try:
+        value = cast(token)
     except (ValueError, TypeError):
         raise _error(source, field, f"has {token!r}", "a number") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _error(source, field, f"is {token!r}", "a finite number")
+    return value
 
 
 def _numbers(values, source, field: str) -> np.ndarray:
     """Text values (nested lists or a flat list of number strings) → a float64 array; the one "not a
-    number" check of every text reader."""
+    number" check of every text reader. NaN is kept (a missing sample); ±inf is refused."""
     try:
-        return np.array(values, dtype=np.float64)
+        values = np.array(values, dtype=np.float64)
     except ValueError as e:
         raise _error(source, field, f"has a value that is not a number ({e})", "numbers only") from None
+    infinite = np.argwhere(np.isinf(values))
+    if len(infinite):
+        raise _error(source, field, f"has {values[tuple(infinite[0])]} at index {tuple(infinite[0].tolist())}",
+                     "finite numbers ('nan' marks a missing sample)")
+    return values
 
 
 def _resolve_layout(layout, source) -> JointLayout:
@@ -104,8 +175,14 @@ def _resolve_layout(layout, source) -> JointLayout:
         raise _error(source, "layout", "is missing", "a layout argument (or a 'layout' entry in a .npz)")
     if layout.lstrip().startswith("{"):
         try:
-            return JointLayout.from_dict(json.loads(layout))
-        except (ValueError, TypeError) as e:  # JSONDecodeError is a ValueError
+            data = json.loads(layout)
+            names = data.get("joint_names")
+            if isinstance(names, (list, str, dict)):  # before JointLayout's checks, which take joints² steps
+                _check_count(source, "layout", len(names), "joints")
+            return JointLayout.from_dict(data)
+        except MotionFileError:
+            raise
+        except (ValueError, TypeError, RecursionError) as e:  # JSONDecodeError is a ValueError
             raise _error(source, "layout", f"is not a valid layout definition ({e})",
                          "the JSON of JointLayout.to_dict()") from None
     try:
@@ -114,12 +191,19 @@ def _resolve_layout(layout, source) -> JointLayout:
         raise _error(source, "layout", f"is {layout!r}", f"one of the registered layouts {sorted(LAYOUTS)}") from None
 
 
+_UP_INDEX = {"y": 1, "z": 2}
+
+
+def _check_up_axis(up_axis: str):
+    if up_axis not in _UP_INDEX:
+        raise ValueError(f"up_axis is {up_axis!r}, expected 'y' or 'z'")
+
+
 def _to_library_frame(positions: np.ndarray, up_axis: str, units: str) -> np.ndarray:
     """``(T, J, 3)`` in ``units`` with ``up_axis`` up -> metres, +Y up."""
     if units not in UNIT_SCALE:
         raise ValueError(f"units is {units!r}, expected one of {list(UNIT_SCALE)}")
-    if up_axis not in ("y", "z"):
-        raise ValueError(f"up_axis is {up_axis!r}, expected 'y' or 'z'")
+    _check_up_axis(up_axis)
     positions = positions * UNIT_SCALE[units]
     if up_axis == "z":
         positions = np.stack([positions[..., 0], positions[..., 2], -positions[..., 1]], axis=-1)
@@ -127,12 +211,17 @@ def _to_library_frame(positions: np.ndarray, up_axis: str, units: str) -> np.nda
 
 
 def _finish(positions, fps, layout: JointLayout, source, up_axis: str, units: str) -> Motion:
-    """Check shapes and fps, convert from ``units`` with ``up_axis`` up to metres +Y up, repair missing
-    samples: the last step of every reader."""
-    try:
-        positions = np.asarray(positions, dtype=np.float64)
-    except (ValueError, TypeError) as e:
-        raise _error(source, "positions", f"is not numeric ({e})", "a (frames, joints, 3) array of numbers") from None
+    """The last step of every reader, and its one numeric check: ``positions (T, J, 3)`` in ``units``
+    with ``up_axis`` up → a :class:`Motion` in metres, +Y up, float32, missing samples repaired.
+
+    ``positions`` must hold real numbers: an integer or float array (complex, boolean and non-numeric
+    arrays are refused, not cast). NaN marks a missing sample (:func:`repair_missing`); ±inf and any
+    coordinate beyond :data:`MAX_ABS_POSITION_M` metres are refused. The checks run in float64, so
+    nothing overflows unnoticed in the float32 cast; the repair interpolates between checked values.
+    """
+    positions = np.asarray(positions)
+    if positions.dtype.kind not in "iuf":
+        raise _error(source, "positions", f"has dtype {positions.dtype}", "real numbers (an integer or float array)")
     if positions.ndim != 3 or positions.shape[2] != 3:
         raise _error(source, "positions", f"has shape {positions.shape}", "(frames, joints, 3)")
     if positions.shape[1] != layout.num_joints:
@@ -141,34 +230,48 @@ def _finish(positions, fps, layout: JointLayout, source, up_axis: str, units: st
     fps = float(fps)
     if not np.isfinite(fps) or fps <= 0:
         raise _error(source, "fps", f"is {fps}", "a positive number of frames per second")
-    positions = repair_missing(_to_library_frame(positions, up_axis, units), fps, source)
+    with np.errstate(invalid="ignore"):  # a signalling NaN (raw .npy bytes) becomes a quiet one: still missing
+        positions = _to_library_frame(positions.astype(np.float64), up_axis, units)
+    far = (np.abs(positions) > MAX_ABS_POSITION_M).any(axis=2)  # NaN compares False: missing, not far
+    if far.any():
+        t, j = np.argwhere(far)[0]
+        raise _error(source, "positions", f"has {positions[t, j].tolist()} m at frame {t}, joint "
+                     f"{layout.joint_names[j]!r} (in {int(far.any(axis=1).sum())} of {len(far)} frames)",
+                     f"finite coordinates within {MAX_ABS_POSITION_M:g} m of the origin (MAX_ABS_POSITION_M; "
+                     "NaN marks a missing sample)")
+    positions = repair_missing(positions, fps, source)
     return Motion(positions=positions, fps=fps, layout=layout, source=str(source))
 
 
 def repair_missing(positions: np.ndarray, fps: float, source, max_gap_seconds: float = 0.5,
                    max_missing_fraction: float = 0.5) -> np.ndarray:
-    """Fill short gaps of missing (NaN/inf) samples; reject clips that are too short or too gappy.
+    """Fill short gaps of missing (NaN) samples; reject clips that are too short or too gappy.
 
     Each joint coordinate is linearly interpolated across a run of missing frames from the valid frames
     on either side; a run at the start or end takes the nearest valid frame. A run longer than
     ``max_gap_seconds`` (``floor(max_gap_seconds * fps)`` frames), a coordinate missing in every frame,
     or more than ``max_missing_fraction`` of frames with any missing value raises
-    :class:`MotionFileError` naming the frames.
+    :class:`MotionFileError` naming the frames. ±inf is out of range, not missing: it is refused, as
+    is a finite value that float32 cannot hold.
 
     Args:
-        positions: ``(T, J, 3)`` joint positions.
+        positions: ``(T, J, 3)`` joint positions (any memory layout).
         fps: frames per second, to turn ``max_gap_seconds`` into frames.
         source: file name for messages.
 
     Returns:
         ``(T, J, 3)`` float32, a repaired copy.
     """
-    positions = np.array(positions, dtype=np.float64)
+    positions = np.array(positions, dtype=np.float64, order="C")  # C order: `flat` is a view, repairs land here
     frames = positions.shape[0]
     if frames < 2:
         raise _error(source, "frames", f"has {frames} frame{'' if frames == 1 else 's'}", "at least 2")
     flat = positions.reshape(frames, -1)
-    missing = ~np.isfinite(flat)
+    huge = np.abs(flat) > np.finfo(np.float32).max
+    if huge.any():
+        raise _error(source, "positions", f"has values that are infinite or beyond float32 ({int(huge.sum())}, "
+                     f"first in frame {np.argwhere(huge)[0, 0]})", "finite values (NaN marks a missing sample)")
+    missing = np.isnan(flat)
     if not missing.any():
         return positions.astype(np.float32)
     bad_frames = int(missing.any(axis=1).sum())
@@ -202,7 +305,8 @@ _CHANNELS = {f"{axis}{kind}" for axis in "XYZ" for kind in ("position", "rotatio
 
 def _parse_hierarchy(header: str, source):
     """Joints of a BVH ``HIERARCHY`` in file order (depth first), End Sites included as joints
-    named ``<parent>End`` without channels.
+    named ``<parent>End`` without channels; more than :data:`MAX_JOINTS` of them (End Sites included)
+    are refused as soon as they are counted.
 
     Returns:
         ``(names, parents, offsets (N, 3), channels, is_end)``.
@@ -236,7 +340,10 @@ def _parse_hierarchy(header: str, source):
                 expect("}")
             else:
                 expect("CHANNELS")
-                chans = tuple([next(tokens) for _ in range(_number(next(tokens), source, "CHANNELS", int))])
+                count = _number(next(tokens), source, "CHANNELS", int)
+                if not 0 <= count <= len(_CHANNELS):
+                    raise _error(source, "CHANNELS", f"of joint {name!r} is {count}", f"0 to {len(_CHANNELS)} channels")
+                chans = tuple([next(tokens) for _ in range(count)])
                 if set(chans) - _CHANNELS:
                     raise _error(source, "CHANNELS", f"of joint {name!r} has {sorted(set(chans) - _CHANNELS)}",
                                  f"channels from {sorted(_CHANNELS)}")
@@ -245,6 +352,7 @@ def _parse_hierarchy(header: str, source):
             offsets.append(offset)
             channels.append(chans)
             is_end.append(word == "End")
+            _check_count(source, "HIERARCHY", len(names), "joints")
             if word != "End":
                 stack.append(len(names) - 1)
     except StopIteration:
@@ -252,15 +360,16 @@ def _parse_hierarchy(header: str, source):
     if stack or not names:
         raise _error(source, "HIERARCHY", "has unclosed joint blocks" if stack else "has no joints",
                      "a complete ROOT joint block before MOTION")
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = sorted(name for name, n in Counter(names).items() if n > 1)
     if repeated:
         raise _error(source, "HIERARCHY", f"names joints {repeated} more than once (End Sites count as "
                      "<parent>End)", "unique joint names")
     return names, parents, np.asarray(offsets, dtype=np.float64), channels, np.asarray(is_end)
 
 
-def _parse_bvh_motion(body: str, num_channels: int, source) -> tuple[np.ndarray, float]:
-    """The ``MOTION`` section after its keyword line -> ``(frames (T, C) float64, fps)``."""
+def _parse_bvh_motion(body: str, num_channels: int, num_joints: int, source) -> tuple[np.ndarray, float]:
+    """The ``MOTION`` section after its keyword line -> ``(frames (T, C) float64, fps)``; the ``Frames``
+    count is checked against :data:`MAX_FRAMES`, :data:`MAX_JOINT_FRAMES` and the rows before any row is split."""
     lines = [line for line in body.splitlines() if line.strip()]
     match = re.fullmatch(r"\s*Frames:\s*(\S+)\s*", lines[0]) if lines else None
     if match is None:
@@ -269,17 +378,19 @@ def _parse_bvh_motion(body: str, num_channels: int, source) -> tuple[np.ndarray,
     count = _number(match.group(1), source, "Frames", int)
     if count < 2:
         raise _error(source, "Frames", f"is {count}", "at least 2 frames")
+    _check_count(source, "Frames", count, "frames")
+    _check_count(source, "Frames", count * num_joints, "joint-frames")
     match = re.fullmatch(r"\s*Frame\s+Time:\s*(\S+)\s*", lines[1]) if len(lines) > 1 else None
     if match is None:
         raise _error(source, "Frame Time", f"line is {lines[1].strip()!r}" if len(lines) > 1 else "is missing",
                      "'Frame Time: <seconds>' after Frames")
     frame_time = _number(match.group(1), source, "Frame Time")
-    if not np.isfinite(frame_time) or frame_time <= 0:
+    if frame_time <= 0:
         raise _error(source, "Frame Time", f"is {match.group(1)}", "a positive number of seconds")
-    rows = [line.split() for line in lines[2:]]
-    if len(rows) != count:
-        raise _error(source, "Frames", f"is {count} but the MOTION section has {len(rows)} frame rows",
+    if len(lines) - 2 != count:
+        raise _error(source, "Frames", f"is {count} but the MOTION section has {len(lines) - 2} frame rows",
                      f"{count} rows (truncated or padded file?)")
+    rows = [line.split() for line in lines[2:]]
     wrong = next((r for r, row in enumerate(rows) if len(row) != num_channels), None)
     if wrong is not None:
         raise _error(source, "MOTION", f"row {wrong} has {len(rows[wrong])} values",
@@ -313,17 +424,24 @@ def _forward_kinematics(parents: list[int], offsets: np.ndarray, channels: list[
     return forward_kinematics(parents, translations, rotations)
 
 
-def _guess_units(height: float) -> str:
-    """Units from a body height: metres below 3, centimetres below 300, else millimetres."""
+def _guess_units(world: np.ndarray, up_axis: str, source) -> str:
+    """Units from the body height: the extent along ``up_axis`` of ``world (T, J, 3)`` (file units) in
+    its first frame without missing values; metres below 3, centimetres below 300, else millimetres."""
+    _check_up_axis(up_axis)
+    complete = ~np.isnan(world).any(axis=(1, 2))
+    if not complete.any():
+        raise _error(source, "MOTION", "has missing values in every frame",
+                     "one complete frame to guess the units from (or pass units)")
+    height = float(np.ptp(world[np.argmax(complete), :, _UP_INDEX[up_axis]]))
     return "m" if height < 3 else "cm" if height < 300 else "mm"
 
 
 def guess_bvh_units(path, up_axis: str = "y", end_sites: bool = False) -> str:
     """The units ``read_bvh(path, units="auto")`` uses: ``"m"``, ``"cm"`` or ``"mm"`` from the body
-    height (the extent along ``up_axis`` of the joints read, in the first frame). To read a corpus in
-    one unit, guess once and pass the result to :func:`read_bvh` for every file."""
-    unscaled = read_bvh(path, up_axis=up_axis, units="m", end_sites=end_sites).positions
-    return _guess_units(float(np.ptp(unscaled[0, :, 1])))
+    height (the extent along ``up_axis`` of the joints read, in the first frame without missing
+    values). To read a corpus in one unit, guess once and pass the result to :func:`read_bvh` for
+    every file."""
+    return _guess_units(_bvh_joints(path, end_sites)[2], up_axis, path)
 
 
 def _layout_for(names: list[str], parents: list[int], layout_name: str | None, up_axis: str,
@@ -344,9 +462,9 @@ def read_bvh(path, up_axis: str = "y", units: str = "auto", layout_name: str | N
         path: ``.bvh`` file.
         up_axis: the file's up axis, ``"y"`` (BVH convention) or ``"z"``.
         units: ``"m"``, ``"cm"``, ``"mm"``, or ``"auto"``: from the body height along ``up_axis`` in
-            the first frame (over the returned joints): metres if < 3, centimetres if < 300, else
-            millimetres. A clip that starts lying down is misread; pass the units then, or guess
-            them once per corpus with :func:`guess_bvh_units`.
+            the first frame without missing values (over the returned joints): metres if < 3,
+            centimetres if < 300, else millimetres. A clip that starts lying down is misread; pass
+            the units then, or guess them once per corpus with :func:`guess_bvh_units`.
         layout_name: name for the layout built from the hierarchy when no registered layout has the
             same joint names and parents; default ``"bvh_"`` + 8 hex digits of a hash of them. The
             built layout is not registered (see :func:`~eai_llm.layouts.register_layout`).
@@ -356,10 +474,31 @@ def read_bvh(path, up_axis: str = "y", units: str = "auto", layout_name: str | N
     A root that stays at the origin in every frame and has a single child joint is a placeholder
     (Bandai-Namco's ``joint_Root``) and is dropped; its child becomes the root.
 
+    ``nan`` in a channel marks a missing sample: the joints it moves are missing in that frame, for
+    :func:`repair_missing`. An OFFSET or position channel beyond :data:`MAX_ABS_POSITION_M` in the
+    smallest unit (mm) is out of range whatever the units, and refused before forward kinematics.
+
     Returns:
         :class:`Motion` with ``positions (T, J, 3)`` in metres, +Y up.
     """
-    text = _read_text(path, "BVH")
+    names, parents, world, fps = _bvh_joints(path, end_sites)
+    if units == "auto":
+        units = _guess_units(world, up_axis, path)
+    layout = _layout_for(names, parents, layout_name, up_axis, units)
+    return _finish(world, fps, layout, path, up_axis=up_axis, units=units)
+
+
+# Frames x joints per forward-kinematics batch: its (frames, joints, 3, 3) arrays take ~13 MB (measured
+# faster than larger batches, and memory stays that of the output).
+_FK_BATCH = 2**16
+# A translation beyond this (in file units) is out of range in every unit: MAX_ABS_POSITION_M in mm.
+_MAX_BVH_TRANSLATION = MAX_ABS_POSITION_M / min(UNIT_SCALE.values())
+
+
+def _bvh_joints(path, end_sites: bool) -> tuple[list[str], list[int], np.ndarray, float]:
+    """Parse a BVH file and run forward kinematics: ``(names, parents, world (T, J, 3) float64 in the
+    file's units and axes, fps)``, placeholder root dropped, End Sites kept if ``end_sites``."""
+    text = _read_text(path, "BVH", fallback="latin-1")
     first = text.split(maxsplit=1)[:1]
     if first != ["HIERARCHY"]:
         raise _error(path, "HIERARCHY", f"is missing (the file starts with {first[0][:20]!r})" if first
@@ -368,8 +507,16 @@ def read_bvh(path, up_axis: str = "y", units: str = "auto", layout_name: str | N
     if motion is None:
         raise _error(path, "MOTION", "is missing", "a MOTION section after the hierarchy")
     names, parents, offsets, channels, is_end = _parse_hierarchy(text[:motion.start()], path)
-    values, fps = _parse_bvh_motion(text[motion.end():], sum(map(len, channels)), path)
-    world = _forward_kinematics(parents, offsets, channels, values)
+    values, fps = _parse_bvh_motion(text[motion.end():], sum(map(len, channels)), len(names), path)
+    is_position = np.array([channel.endswith("position") for chans in channels for channel in chans], dtype=bool)
+    for field, translations in (("OFFSET", offsets), ("MOTION", values[:, is_position])):
+        far = np.abs(translations) > _MAX_BVH_TRANSLATION  # NaN compares False: a missing sample
+        if far.any():  # refused here, forward kinematics cannot overflow: |world| <= MAX_JOINTS * bound
+            raise _error(path, field, f"has a translation of {translations[far][0]:g} (file units)",
+                         f"at most {_MAX_BVH_TRANSLATION:g} either way, MAX_ABS_POSITION_M in mm")
+    step = max(1, _FK_BATCH // len(parents))
+    world = np.concatenate([_forward_kinematics(parents, offsets, channels, values[start:start + step])
+                            for start in range(0, len(values), step)])
 
     keep = ~is_end | end_sites
     if (np.asarray(parents)[~is_end] == 0).sum() == 1 and np.abs(world[:, 0]).max() <= 1e-6:
@@ -379,12 +526,7 @@ def read_bvh(path, up_axis: str = "y", units: str = "auto", layout_name: str | N
     kept = np.flatnonzero(keep)
     names = [names[j] for j in kept]
     parents = [int(new_index[parents[j]]) if parents[j] >= 0 and keep[parents[j]] else -1 for j in kept]
-    world = world[:, kept]
-    if units == "auto":
-        up = 1 if up_axis == "y" else 2
-        units = _guess_units(float(np.ptp(world[0, :, up])))
-    layout = _layout_for(names, parents, layout_name, up_axis, units)
-    return _finish(world, fps, layout, path, up_axis=up_axis, units=units)
+    return names, parents, world[:, kept], fps
 
 
 def select_joints(motion: Motion, layout: JointLayout | str) -> Motion:
@@ -452,8 +594,8 @@ def read_kinect_v2(path, fps: float = 30.0) -> Motion:
     ``kinect_v2``: +Y up, metres).
 
     The EGBM export is not public, so these layouts are accepted: one frame per line, values separated
-    by commas, semicolons and/or whitespace, an optional header line (any non-numeric first line), and
-    every line holding one of
+    by commas, semicolons and/or whitespace, an optional header line (any first line that does not
+    start with a number; text is UTF-8, as for every reader), and every line holding one of
 
     - 75 numbers: ``x y z`` for the 25 joints in SDK ``JointType`` order;
     - 76 numbers: a timestamp, then the 75. The timestamp is in seconds if the median frame step is
@@ -463,10 +605,12 @@ def read_kinect_v2(path, fps: float = 30.0) -> Motion:
 
     Frames are taken as evenly spaced; dropped frames are not re-timed.
     """
-    rows = [(number, re.split(r"[,;\s]+", line.strip(" \t,;")))
-            for number, line in enumerate(_read_text(path, "Kinect").splitlines(), start=1) if line.strip(" \t,;")]
-    if rows and not _is_number(rows[0][1][0]):
-        rows = rows[1:]  # header line
+    lines = [(number, line.strip(" \t,;")) for number, line in enumerate(_read_text(path, "Kinect").splitlines(), 1)]
+    lines = [(number, line) for number, line in lines if line]
+    if lines and not _is_number(re.split(r"[,;\s]+", lines[0][1], maxsplit=1)[0]):
+        lines = lines[1:]  # header line
+    _check_count(path, "frames", len(lines), "frames")
+    rows = [(number, re.split(r"[,;\s]+", line)) for number, line in lines]
     if not rows:
         raise _error(path, "frames", "has 0 frames", "at least 2")
     width = len(rows[0][1])
@@ -483,8 +627,8 @@ def read_kinect_v2(path, fps: float = 30.0) -> Motion:
     else:
         if width == 3 * _KINECT_JOINTS + 1:
             step = np.diff(values[:, 0])
-            if len(step) and not (step > 0).all():
-                line = rows[int(np.argmax(step <= 0)) + 1][0]
+            if not (step > 0).all():  # a NaN timestamp too
+                line = rows[int(np.argmax(~(step > 0))) + 1][0]
                 raise _error(path, "timestamp", f"does not increase at line {line}", "increasing timestamps")
             median = float(np.median(step)) if len(step) else 1.0 / fps
             fps = 1.0 / median if median < 1 else 1000.0 / median
@@ -534,10 +678,8 @@ def read_mvnx(path) -> Motion:
     ``xsens_mvn28``; otherwise ``xsens_mvn23`` (and ``orientation`` is not read).
     """
     try:
-        root = ET.parse(path).getroot()
-    except OSError as e:
-        raise _error(path, "file", f"could not be read ({e.strerror or e})", "a readable MVNX file") from e
-    except ET.ParseError as e:
+        root = ET.fromstring(_read_bytes(path, "MVNX"))
+    except (ET.ParseError, LookupError) as e:  # LookupError: an unknown encoding in the XML declaration
         raise _error(path, "xml", f"is not well-formed ({e})", "an MVNX XML file") from None
     for element in root.iter():
         element.tag = element.tag.rpartition("}")[2]
@@ -551,8 +693,10 @@ def read_mvnx(path) -> Motion:
     fps = _number(rate, path, "frameRate")
     segments = subject.findall("segments/segment")
     labels = [segment.get("label") for segment in segments]
+    _check_count(path, "segment", len(labels), "joints")
     index = _segment_index(labels, path, "segment")
     frames = [frame for frame in subject.findall("frames/frame") if frame.get("type") == "normal"]
+    _check_count(path, "frame", len(frames), "frames")
 
     def per_frame(tag: str, size: int) -> np.ndarray:
         texts = [frame.findtext(tag, default="") for frame in frames]
@@ -575,6 +719,12 @@ def read_mvnx(path) -> Motion:
     if len(ends) < len(MVNX_END_POINTS):
         return _finish(positions, fps, mvn23, path, mvn23.up_axis, mvn23.units)
     orientations = per_frame("orientation", 4)
+    # Clipped so that a huge component cannot overflow (it still shows as norm > 1.01); NaN (missing) passes.
+    off_unit = np.argwhere(np.abs(np.linalg.norm(orientations.clip(-2, 2), axis=-1) - 1) > 0.01)
+    if len(off_unit):
+        t, j = off_unit[0]
+        raise _error(path, "orientation", f"of normal frame {t}, segment {mvn23.joint_names[j]!r} is "
+                     f"{orientations[t, j].tolist()}", "a unit quaternion (w x y z, norm 1 ± 0.01)")
     layout = get_layout("xsens_mvn28")
     columns = []
     for name in layout.joint_names:
@@ -608,6 +758,7 @@ def read_xsens_csv(path, fps: float | None = None) -> Motion:
     absent = [f"{s} {a}" for s in segments for a in "xyz" if f"{s} {a}" not in columns]
     if absent:
         raise _error(path, "header", f"lacks columns {absent}", "x, y and z columns for every segment")
+    _check_count(path, "frames", len(lines) - 1, "frames")
     rows = [line.split(delimiter) for line in lines[1:]]
     bad = next((r for r, row in enumerate(rows) if len(row) != len(header)), None)
     if bad is not None:
@@ -621,26 +772,56 @@ def read_xsens_csv(path, fps: float | None = None) -> Motion:
 
 # ------------------------------------------------------------------------------------------- arrays
 
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+_NPZ_ENTRIES = ("positions", "fps", "layout")
+
+
+def _load_npy(file, source, field: str) -> np.ndarray:
+    """One ``.npy`` stream (seekable), its header checked before any data is allocated: at most
+    :data:`MAX_FILE_BYTES` of data (as a ``.npy`` file; a ``.npz`` member may be compressed) and, for
+    ``positions``, at most :data:`MAX_FRAMES` frames and :data:`MAX_JOINTS` joints."""
+    version = np.lib.format.read_magic(file)
+    if version not in _NPY_HEADERS:
+        raise _error(source, field, f"is in .npy format version {version[0]}.{version[1]}", "version 1.0 or 2.0")
+    shape, _, dtype = _NPY_HEADERS[version](file)
+    size = math.prod(shape) * dtype.itemsize
+    if size > MAX_FILE_BYTES:
+        raise _error(source, field, f"holds {size} bytes of data", f"at most {MAX_FILE_BYTES} bytes (MAX_FILE_BYTES)")
+    if field == "positions":
+        frames, joints = (tuple(shape) + (0, 0))[:2]
+        _check_count(source, field, frames, "frames")
+        _check_count(source, field, joints, "joints")
+        _check_count(source, field, frames * joints, "joint-frames")
+    file.seek(0)
+    return np.lib.format.read_array(file, allow_pickle=False)
+
+
 def read_array(path, layout: JointLayout | str | None = None, fps: float | None = None, units: str = "m",
                up_axis: str = "y") -> Motion:
     """Read positions saved with numpy.
 
     ``.npy``: a ``(T, J, 3)`` array; ``layout`` and ``fps`` are required. ``.npz``: entry
     ``positions`` ``(T, J, 3)``, optional ``fps`` (scalar) and ``layout`` (a registered name, or the
-    JSON of :meth:`JointLayout.to_dict`); arguments override entries. ``units`` and ``up_axis``
-    describe the stored array.
+    JSON of :meth:`JointLayout.to_dict`); arguments override entries, other entries are not read.
+    ``units`` and ``up_axis`` describe the stored array. Each array's header is checked against the
+    limits before its data is read.
     """
+    data = _read_bytes(path, "numpy array")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            entries = {"positions": loaded}
+        if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip archive: .npz, as np.load tells it
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                members = set(archive.namelist())
+                entries = {name: _load_npy(archive.open(f"{name}.npy"), path, name)
+                           for name in _NPZ_ENTRIES if f"{name}.npy" in members}
         else:
-            with loaded:
-                entries = {name: loaded[name] for name in loaded.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
+            entries = {"positions": _load_npy(io.BytesIO(data), path, "positions")}
+    except MotionFileError:
+        raise
+    except Exception as e:  # noqa: BLE001 - numpy's header parser and zipfile raise a dozen types on bad input
+        # (ValueError, TypeError, tokenize.TokenError, zlib.error, lzma.LZMAError, NotImplementedError, ...)
         raise _error(path, "file", f"could not be read as a numpy array ({e})", "a .npy or .npz file") from None
     if "positions" not in entries:
-        raise _error(path, "positions", f"is missing (entries {sorted(entries)})", "a 'positions' entry")
+        raise _error(path, "positions", "is missing", "a 'positions' entry (positions.npy in the .npz)")
     positions = entries["positions"]
     if fps is None and "fps" in entries:
         fps = _number(entries["fps"], path, "fps")

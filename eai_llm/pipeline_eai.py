@@ -5,68 +5,248 @@ Published models carry it as remote code, so with only transformers installed::
     from transformers import pipeline
     explain = pipeline("skeleton-emotion", model="user/eai-llm", trust_remote_code=True)
     explain("clip.bvh")   # {"label": "sadness", "scores": {...}, "explanation": "..."}
+    explain("clip.npy", fps=30, layout="kdae24")
+
+Inputs, one clip a call (a non-empty list of clips gives a list of results):
+
+- a string starting with ``HIERARCHY`` (leading whitespace allowed), or ``{"bvh": text}``: BVH text;
+- ``{"positions": (T, J, 3) nested lists or array, metres, +Y up, "layout": name}``;
+- any other string, or an ``os.PathLike``: the path of a local ``.bvh``, ``.mvnx``, ``.npy`` or ``.npz``
+  file, read with :func:`~eai_llm.motion.read_for_layouts`. The pipeline reads any file its caller names,
+  so it is for local use: the Inference Endpoints handler (``endpoint_handler.py``) checks requests with
+  ``read_files=False``, which refuses paths and reads nothing from the server.
+
+Parameters: ``max_new_tokens`` (explanation length, default 96); for ``.npy``/``.npz`` files only,
+``fps`` (frames per second; a ``.npz`` may hold it) and ``layout`` (one of the model's layout names).
+
+Limits, checked by :meth:`SkeletonEmotionPipeline.check_request` before any file is read or any model
+work is done (a request over them is a ``ValueError`` naming the field and the limit):
+
+- BVH text: at most ``MAX_FILE_BYTES`` (256 MiB) in UTF-8; it must start with ``HIERARCHY``.
+- positions: finite numbers forming a ``(T, J, 3)`` array with ``2 <= T <= MAX_FRAMES`` (200 000),
+  ``J <= MAX_JOINTS`` (512) and equal to the layout's joint count, every ``|value| <= MAX_ABS_POSITION_M``
+  (1000 m); ``layout`` one of the model's layout names.
+- ``max_new_tokens``: an integer (not a bool) from 1 to ``MAX_NEW_TOKENS`` (512).
+- ``fps``: a number (not a bool) with ``0 < fps <= MAX_FPS`` (1000).
+
+Files (and BVH text, which is read through a temporary file) are held to the same limits by the readers
+of :mod:`~eai_llm.motion`. Messages name BVH text as ``request BVH``, never by its temporary file.
 """
 
 from __future__ import annotations
 
+import numbers
 import os
+import re
 import tempfile
+from pathlib import Path
 
 import numpy as np
 from transformers import Pipeline
 
 from .inference import explain
-from .motion import read_for_layouts
+from .motion import MAX_ABS_POSITION_M, MAX_FILE_BYTES, MAX_FRAMES, MAX_JOINTS, MotionFileError, read_for_layouts
+
+MAX_NEW_TOKENS = 512
+DEFAULT_MAX_NEW_TOKENS = 96
+MAX_FPS = 1000.0
+FILE_SUFFIXES = (".bvh", ".mvnx", ".npy", ".npz")
+ARRAY_SUFFIXES = (".npy", ".npz")  # the files that take the fps and layout parameters
+PARAMETERS = ("max_new_tokens", "fps", "layout")
+POSITIONS = "(frames, joints, 3) nested lists of numbers"
 
 
 class SkeletonEmotionPipeline(Pipeline):
-    """Recognise the emotion of a motion clip and explain it.
-
-    Inputs (one per call): a motion file path (``.bvh``, ``.mvnx``, ``.npy``/``.npz`` with ``layout=``),
-    BVH text, or a dict ``{"positions": (T, J, 3) nested lists in metres with +Y up, "layout": name}``.
-    The clip's skeleton must have the joints of a layout the model was trained on (matched by name; BVH
-    End Sites count as joints, extra joints are dropped).
-    Parameters: ``max_new_tokens`` (explanation length), ``layout`` (for ``.npy``/``.npz`` files).
-    """
+    """Recognise the emotion of a motion clip and explain it (inputs, parameters and limits: see the
+    module docstring). The clip's skeleton must have the joints of a layout the model was trained on
+    (matched by name; BVH End Sites count as joints, extra joints are dropped)."""
 
     _load_processor = True
     _load_tokenizer = False
     _load_feature_extractor = False
     _load_image_processor = False
 
-    def _sanitize_parameters(self, max_new_tokens: int | None = None, layout: str | None = None, **kwargs):
-        preprocess = {"layout": layout} if layout else {}
-        forward = {"max_new_tokens": max_new_tokens} if max_new_tokens else {}
-        return preprocess, forward, {}
+    def __call__(self, inputs, **parameters):
+        """One clip → one result dict; a non-empty list of clips → a list of them."""
+        if isinstance(inputs, (list, tuple)) and not inputs:
+            raise ValueError("input is an empty list, expected a clip or a non-empty list of clips")
+        return super().__call__(inputs, **parameters)
 
-    def preprocess(self, inputs, layout: str | None = None) -> dict:
+    def check_request(self, inputs, parameters: dict | None = None, read_files: bool = True) -> tuple:
+        """Check one clip and its parameters against the module docstring's rules and limits, before any
+        file is read or model work is done: the one check of a request, run by ``preprocess`` and, with
+        ``read_files=False``, by the endpoint handler.
+
+        Args:
+            inputs: one clip, as the module docstring lists.
+            parameters: the call's parameters (None: none).
+            read_files: whether a path may be given (False in the endpoint handler: BVH text and
+                positions only).
+
+        Returns:
+            ``(clip, parameters)``: the clip as ``{"bvh": text}``, ``{"positions": float32 (T, J, 3),
+            "layout": name}`` or a ``Path``, and the checked parameters.
+
+        Raises:
+            ValueError: naming the field or parameter, what it is and what was expected.
+        """
+        layouts = {layout["name"]: len(layout["joint_names"]) for layout in self.processor.feature_extractor.layouts}
+        parameters = _checked_parameters({} if parameters is None else parameters, layouts)
+        clip = _checked_clip(inputs, layouts, read_files)
+        given = [name for name in ("fps", "layout") if name in parameters]
+        if given and not (isinstance(clip, Path) and clip.suffix.lower() in ARRAY_SUFFIXES):
+            raise ValueError(f"parameter {given[0]!r} applies to .npy/.npz files only, and the input is "
+                             f"{_kind(clip)}")
+        return clip, parameters
+
+    def _sanitize_parameters(self, **parameters):
+        return parameters, {}, {}  # all checked together with the input, in preprocess
+
+    def preprocess(self, inputs, **parameters) -> dict:
+        clip, parameters = self.check_request(inputs, parameters)
         layouts = self.processor.feature_extractor.layouts
-        if isinstance(inputs, dict):
-            if "positions" not in inputs or "layout" not in inputs:
-                raise ValueError(f"input dict has keys {sorted(inputs)}, expected 'positions' (T, J, 3) and 'layout'")
-            names = [entry["name"] for entry in layouts]
-            if inputs["layout"] not in names:
-                raise ValueError(f"field 'layout' is {inputs['layout']!r}, expected one of this model's layouts {names}")
-            return {"positions": np.asarray(inputs["positions"], dtype=np.float32), "layout": inputs["layout"]}
-        if isinstance(inputs, str) and inputs.lstrip().startswith("HIERARCHY"):
-            motion = _read_bvh_text(inputs, layouts)
-        elif isinstance(inputs, (str, os.PathLike)):
-            motion = read_for_layouts(inputs, layouts, **({"layout": layout} if layout else {}))
-        else:
-            raise ValueError(f"input is a {type(inputs).__name__}, expected a motion file path, BVH text or a dict "
-                             "with 'positions' and 'layout'")
-        return {"positions": motion.positions, "layout": motion.layout.name}
+        if isinstance(clip, Path):
+            options = {name: parameters[name] for name in ("fps", "layout") if name in parameters}
+            motion = read_for_layouts(clip, layouts, **options)
+            clip = {"positions": motion.positions, "layout": motion.layout.name}
+        elif "bvh" in clip:
+            motion = _read_bvh_text(clip["bvh"], layouts)
+            clip = {"positions": motion.positions, "layout": motion.layout.name}
+        return {**clip, "max_new_tokens": parameters.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)}
 
-    def _forward(self, model_inputs: dict, max_new_tokens: int = 96) -> dict:
-        return explain(self.model, self.processor, model_inputs["positions"], model_inputs["layout"], max_new_tokens)
+    def _forward(self, model_inputs: dict) -> dict:
+        return explain(self.model, self.processor, model_inputs["positions"], model_inputs["layout"],
+                       model_inputs["max_new_tokens"])
 
     def postprocess(self, model_outputs: dict) -> dict:
         return model_outputs
 
 
+def _checked_parameters(parameters, layouts: dict[str, int]) -> dict:
+    if not isinstance(parameters, dict):
+        raise ValueError(f"'parameters' is {_shown(parameters)}, expected an object with some of {list(PARAMETERS)}")
+    unknown = sorted(map(str, set(parameters) - set(PARAMETERS)))
+    if unknown:
+        raise ValueError(f"'parameters' has {unknown}, expected only some of {list(PARAMETERS)}")
+    checked = {}
+    if "max_new_tokens" in parameters:
+        value = parameters["max_new_tokens"]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= MAX_NEW_TOKENS:
+            raise ValueError(f"parameter 'max_new_tokens' is {_shown(value)}, expected an integer from 1 to "
+                             f"{MAX_NEW_TOKENS}")
+        checked["max_new_tokens"] = int(value)
+    if "fps" in parameters:
+        value = parameters["fps"]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= MAX_FPS:
+            raise ValueError(f"parameter 'fps' is {_shown(value)}, expected a number of frames per second above "
+                             f"0 and at most {MAX_FPS:g}")
+        checked["fps"] = float(value)
+    if "layout" in parameters:
+        checked["layout"] = _checked_layout(parameters["layout"], layouts, "parameter 'layout'")
+    return checked
+
+
+def _checked_clip(inputs, layouts: dict[str, int], read_files: bool):
+    """``inputs`` → ``{"bvh": text}``, ``{"positions": array, "layout": name}`` or a ``Path``."""
+    if isinstance(inputs, str) and _is_bvh(inputs):
+        return {"bvh": _checked_bvh(inputs, "input")}
+    if isinstance(inputs, dict):
+        if set(inputs) == {"bvh"}:
+            return {"bvh": _checked_bvh(inputs["bvh"], "field 'bvh'")}
+        if set(inputs) == {"positions", "layout"}:
+            layout = _checked_layout(inputs["layout"], layouts, "field 'layout'")
+            return {"positions": _checked_positions(inputs["positions"], layouts[layout]), "layout": layout}
+        raise ValueError(f"input has keys {sorted(map(str, inputs))}, expected 'bvh' (BVH text), or 'positions' "
+                         f"{POSITIONS} and 'layout'")
+    if read_files and isinstance(inputs, (str, os.PathLike)):
+        path = Path(inputs)
+        if path.suffix.lower() not in FILE_SUFFIXES:
+            raise ValueError(f"input {_shown(str(inputs))} is neither BVH text (starting with HIERARCHY) nor the path "
+                             f"of a {', '.join(FILE_SUFFIXES)} file")
+        return path
+    expected = "BVH text (starting with HIERARCHY), {'bvh': text} or {'positions': ..., 'layout': name}"
+    if isinstance(inputs, str):  # and read_files is False
+        raise ValueError(f"input is a string that does not start with HIERARCHY, expected {expected} (no file is "
+                         "read here)")
+    raise ValueError(f"input is {_shown(inputs)}, expected {expected}{' or a file path' if read_files else ''}")
+
+
+def _is_bvh(text: str) -> bool:
+    return re.match(r"\s*HIERARCHY\b", text) is not None
+
+
+def _checked_bvh(text, name: str) -> str:
+    if not isinstance(text, str):
+        raise ValueError(f"{name} is {_shown(text)}, expected the text of a BVH file")
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
+        raise ValueError(f"{name} has more than {MAX_FILE_BYTES} bytes of BVH text, expected at most that "
+                         "(MAX_FILE_BYTES)")
+    if not _is_bvh(text):
+        raise ValueError(f"{name} does not start with HIERARCHY, expected the text of a BVH file (a path is not read)")
+    return text
+
+
+def _checked_layout(layout, layouts: dict[str, int], name: str) -> str:
+    if not isinstance(layout, str) or layout not in layouts:
+        raise ValueError(f"{name} is {_shown(layout)}, expected one of this model's layouts {list(layouts)}")
+    return layout
+
+
+def _checked_positions(positions, joints: int) -> np.ndarray:
+    """Positions → a float32 ``(T, joints, 3)`` array within the limits, or a ValueError."""
+    if isinstance(positions, list):  # a JSON list is measured before it is converted
+        _check_frames(len(positions))
+    try:
+        array = np.asarray(positions, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):  # ragged, not numbers, or an integer beyond float range
+        raise ValueError(f"field 'positions' is not {POSITIONS} (a ragged list, or a value that is not a "
+                         "number in float range)") from None
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"field 'positions' has shape {array.shape}, expected {POSITIONS}")
+    _check_frames(array.shape[0])
+    if array.shape[1] > MAX_JOINTS:
+        raise ValueError(f"field 'positions' has {array.shape[1]} joints, expected at most {MAX_JOINTS} (MAX_JOINTS)")
+    if array.shape[1] != joints:
+        raise ValueError(f"field 'positions' has {array.shape[1]} joints, expected {joints} for its layout")
+    finite = np.isfinite(array).all(axis=(1, 2))
+    if not finite.all():
+        raise ValueError(f"field 'positions' has NaN/inf (or null) in frames {np.flatnonzero(~finite)[:10].tolist()}, "
+                         "expected finite numbers")
+    largest = float(np.abs(array).max())
+    if largest > MAX_ABS_POSITION_M:
+        raise ValueError(f"field 'positions' has a value of magnitude {largest:g}, expected at most "
+                         f"{MAX_ABS_POSITION_M:g} (metres, MAX_ABS_POSITION_M)")
+    return array.astype(np.float32)
+
+
+def _check_frames(frames: int):
+    if not 2 <= frames <= MAX_FRAMES:
+        raise ValueError(f"field 'positions' has {frames} frames, expected 2 to {MAX_FRAMES} (MAX_FRAMES)")
+
+
+def _kind(clip) -> str:
+    if isinstance(clip, Path):
+        return f"a {clip.suffix.lower()} file"
+    return "BVH text" if "bvh" in clip else "positions"
+
+
+def _shown(value) -> str:
+    """``value`` for a message: a short repr of a scalar, else its type (never the whole of a large value)."""
+    if isinstance(value, str):
+        return repr(value[:40]) + ("..." if len(value) > 40 else "")
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
 def _read_bvh_text(text: str, layouts: list[dict]):
+    """Read BVH text through a temporary file; messages name it ``request BVH``, not the file."""
     with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "input.bvh")
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(text)
-        return read_for_layouts(path, layouts)
+        path = os.path.join(folder, "request.bvh")
+        Path(path).write_bytes(text.encode("utf-8", "replace"))
+        try:
+            return read_for_layouts(path, layouts)
+        except ValueError as error:  # MotionFileError and any other reader message
+            raise MotionFileError(str(error).replace(path, "request BVH")) from None

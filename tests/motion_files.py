@@ -38,6 +38,14 @@ def write_bvh(path, joints, frames, frame_time=1 / 30):
     return path
 
 
+def flat_bvh_text(joints, channels="3"):
+    """A BVH document whose root has ``joints`` child joints, each declaring ``CHANNELS <channels>``
+    (three rotations follow), and two frames of three values (the root's rotations)."""
+    block = "JOINT j{}\n{{\nOFFSET 0 0 0\nCHANNELS " + channels + " Xrotation Yrotation Zrotation\n}}\n"
+    return ("HIERARCHY\nROOT r\n{\nOFFSET 0 0 0\nCHANNELS 3 Xrotation Yrotation Zrotation\n"
+            + "".join(block.format(j) for j in range(joints)) + "}\nMOTION\nFrames: 2\nFrame Time: 0.1\n0 0 0\n0 0 0\n")
+
+
 def layout_bvh(path, layout, extra=(), seed=0):
     """A BVH whose hierarchy is ``layout`` (joints named ``*End`` written as End Sites) plus ``extra``
     ``(name, parent)`` joints; root 6 channels, others 3; random offsets and rotations seeded by joint

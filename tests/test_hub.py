@@ -285,3 +285,26 @@ def test_publish_never_deletes_a_folder_it_did_not_write(exported, tmp_path):
     with pytest.raises(SystemExit, match=r"holds files this project did not write \(notes.md\)"):
         publish.main(["--model", str(model_dir), "--export-dir", str(tmp_path / "hub")])
     assert (tmp_path / "hub" / "notes.md").read_text() == "mine too"
+
+
+def test_an_export_killed_at_random_points_leaves_the_old_export_or_the_new_one(exported, tmp_path):
+    import random
+    import signal
+    import time
+
+    model_dir, _, _ = exported
+    target = tmp_path / "hub"
+    command = [sys.executable, str(Path(__file__).resolve().parents[1] / "publish.py"), "--model", str(model_dir),
+               "--export-dir", str(target)]
+    subprocess.run(command, check=True, capture_output=True)
+    files = sorted(p.name for p in target.iterdir())
+    rng = random.Random(2)
+    for _ in range(3):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 12.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert sorted(p.name for p in target.iterdir()) == files  # a whole export, old or new
+        EAIConfig.from_pretrained(target)
+    subprocess.run(command, check=True, capture_output=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hub"]  # killed runs left nothing behind

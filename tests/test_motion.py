@@ -4,16 +4,25 @@ Every fixture is written into ``tmp_path`` by the test that uses it.
 """
 
 import dataclasses
+import io
 import json
+import os
 import re
+import threading
+import time
+import warnings
+import zipfile
 
 import bvhio
 import numpy as np
 import pytest
-from motion_files import ROT6, layout_bvh, mvnx_motion, mvnx_text, write_bvh
+from motion_files import ROT6, flat_bvh_text, layout_bvh, mvnx_motion, mvnx_text, write_bvh
 
+import eai_llm.motion as motion_module
 from eai_llm.layouts import LAYOUTS, get_layout
 from eai_llm.motion import (
+    MAX_FRAMES,
+    MAX_JOINTS,
     MotionFileError,
     read_array,
     read_bvh,
@@ -322,6 +331,13 @@ def test_mvnx_bad_segments_and_xml(tmp_path):
         read_mvnx(path)
 
 
+def test_mvnx_with_an_unknown_encoding(tmp_path):
+    path = tmp_path / "take.mvnx"
+    path.write_text(mvnx_text(*mvnx_motion()).replace("encoding='UTF-8'", "encoding='klingon'"))
+    with pytest.raises(MotionFileError, match=r"take\.mvnx: field 'xml' is not well-formed \(unknown encoding"):
+        read_mvnx(path)
+
+
 def test_mvnx_value_that_is_not_a_number_names_the_file_and_field(tmp_path):
     positions, quaternions = mvnx_motion()
     path = tmp_path / "take.mvnx"
@@ -418,7 +434,7 @@ def test_repair_interpolates_short_gaps():
     positions = np.arange(20 * 2 * 3, dtype=np.float64).reshape(20, 2, 3) ** 1.5
     holed = positions.copy()
     holed[3:6, 1, 0] = np.nan  # interior gap of 3 frames at 10 fps (0.3 s)
-    holed[0:2, 0, 2] = np.inf  # start edge
+    holed[0:2, 0, 2] = np.nan  # start edge
     holed[19, 0, 1] = np.nan  # end edge
     repaired = repair_missing(holed, fps=10, source="clip")
     assert repaired.dtype == np.float32 and np.isfinite(repaired).all()
@@ -459,3 +475,264 @@ def test_repair_gap_limit_is_inclusive(fps, max_gap_seconds, allowed):
 def test_repair_rejects_too_short_clips(frames, text):
     with pytest.raises(MotionFileError, match=rf"clip: field 'frames' has {text}, expected at least 2"):
         repair_missing(np.zeros((frames, 3, 3)), fps=30, source="clip")
+
+
+# ------------------------------------------------------------------- failing well on any input
+# Regression tests of the probe's defect classes; tests/test_reader_properties.py holds the properties.
+
+def three_joint_bvh(path, frames=20, edits=()):
+    """A root with a chain of two joints and ``frames`` frames of smooth motion, ``values (T, 12)``
+    edited by ``edits``: ``(rows, column, value)``."""
+    joints = [("A", None, (0, 0, 0), ROT6), ("B", "A", (0, 10, 0), ("Zrotation", "Xrotation", "Yrotation")),
+              ("C", "B", (0, 10, 0), ("Zrotation", "Xrotation", "Yrotation"))]
+    t = np.arange(frames, dtype=np.float64)[:, None]
+    values = np.hstack([t, 90 + 0 * t, 0 * t, np.tile(2 * t, (1, 9))])
+    for rows, column, value in edits:
+        values[rows, column] = value
+    return write_bvh(path, joints, values)
+
+
+def test_bvh_nan_in_a_few_frames_of_one_channel_is_repaired(tmp_path):
+    clean = read_bvh(three_joint_bvh(tmp_path / "clean.bvh"), units="cm").positions
+    holed = read_bvh(three_joint_bvh(tmp_path / "nan.bvh", edits=[(slice(5, 8), 6, np.nan)]),  # B's Zrotation
+                     units="cm").positions  # C is missing in frames 5-7
+    assert np.isfinite(holed).all()
+    untouched = np.r_[0:5, 8:20]
+    np.testing.assert_allclose(holed[untouched], clean[untouched], atol=1e-6)
+    np.testing.assert_allclose(holed[5:8, :2], clean[5:8, :2], atol=1e-6)  # A and B do not depend on B's rotation
+    expected = clean[4, 2] + (clean[8, 2] - clean[4, 2]) * np.array([1, 2, 3])[:, None] / 4
+    np.testing.assert_allclose(holed[5:8, 2], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("order", ["F", "view"])
+def test_repair_works_on_any_memory_layout(tmp_path, order):
+    positions = np.tile(np.arange(30.0)[:, None, None], (1, 25, 6))
+    holed = positions.copy()
+    holed[10:13, 4, 1] = np.nan
+    holed = np.asfortranarray(holed[:, :, :3]) if order == "F" else holed[:, :, ::2]
+    np.testing.assert_allclose(repair_missing(holed, 30, "clip"), positions[:, :, :3])
+    np.save(tmp_path / "clip.npy", holed)
+    np.testing.assert_allclose(read_array(tmp_path / "clip.npy", layout="kinect_v2", fps=30).positions,
+                               positions[:, :, :3])
+
+
+def test_bvh_huge_or_infinite_values_are_refused(tmp_path):
+    def root_y(value):  # the root's Yposition in frames 3-4
+        return [(slice(3, 5), 1, value)]
+    with pytest.raises(MotionFileError, match=r"big\.bvh: field 'MOTION' has a translation of 1e\+39 .*"
+                                              r"MAX_ABS_POSITION_M"):
+        read_bvh(three_joint_bvh(tmp_path / "big.bvh", edits=root_y(1e39)), units="cm")
+    with pytest.raises(MotionFileError, match=r"far\.bvh: field 'positions' has \[0\.03, 5000\.0, 0\.0\] m at "
+                                              r"frame 3, joint 'A' \(in 2 of 20 frames\), expected finite "
+                                              r"coordinates within 1000 m"):
+        read_bvh(three_joint_bvh(tmp_path / "far.bvh", edits=root_y(5e5)), units="cm")  # 5 km
+    with pytest.raises(MotionFileError, match=r"inf\.bvh: field 'MOTION' has inf at index \(3, 1\), expected finite "
+                                              r"numbers \('nan' marks a missing sample\)"):
+        read_bvh(three_joint_bvh(tmp_path / "inf.bvh", edits=root_y(np.inf)))
+    path = tmp_path / "offset.bvh"
+    path.write_text(small_bvh_text(tmp_path).replace("OFFSET 0 10 0", "OFFSET 0 inf 0"))
+    with pytest.raises(MotionFileError, match=r"offset\.bvh: field 'OFFSET' is 'inf', expected a finite number"):
+        read_bvh(path)
+
+
+@pytest.mark.parametrize("value", [1e30, -1e37, 1e39, np.inf, -np.inf])
+def test_arrays_beyond_the_position_limit_are_refused_not_overflowed(tmp_path, value):
+    positions = np.zeros((4, 25, 3))
+    positions[2, 3, 1] = value
+    np.save(tmp_path / "clip.npy", positions)
+    with pytest.raises(MotionFileError, match=r"clip\.npy: field 'positions' has \[0\.0, -?(inf|1e\+\d\d), 0\.0\] "
+                                              r"m at frame 2, joint 'Head' \(in 1 of 4 frames\), expected finite "
+                                              r"coordinates within 1000 m of the origin \(MAX_ABS_POSITION_M"):
+        read_array(tmp_path / "clip.npy", layout="kinect_v2", fps=30)
+
+
+def test_signalling_nan_in_an_array_is_a_missing_sample(tmp_path):
+    positions = np.zeros((6, 25, 3), np.float32)
+    positions.view(np.uint32)[2, 3, 1] = 0x7F800001  # a signalling NaN, as raw bytes can hold
+    np.save(tmp_path / "clip.npy", positions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # was: RuntimeWarning "invalid value encountered in multiply"
+        repaired = read_array(tmp_path / "clip.npy", layout="kinect_v2", fps=30, units="mm").positions
+    np.testing.assert_array_equal(repaired, 0)
+
+
+@pytest.mark.parametrize("dtype", [complex, bool, "U4"])
+def test_arrays_of_other_than_real_numbers_are_refused(tmp_path, dtype):
+    np.save(tmp_path / "clip.npy", np.ones((4, 25, 3), dtype=dtype))
+    with pytest.raises(MotionFileError, match=r"clip\.npy: field 'positions' has dtype \S+, expected real numbers"):
+        read_array(tmp_path / "clip.npy", layout="kinect_v2", fps=30)
+
+
+@pytest.mark.parametrize("value", [np.inf, 1e39])
+def test_repair_refuses_infinite_and_float32_overflowing_values(value):
+    positions = np.zeros((10, 2, 3))
+    positions[4, 1, 2] = value
+    with pytest.raises(MotionFileError, match=r"clip: field 'positions' has values that are infinite or beyond "
+                                              r"float32 \(1, first in frame 4\), expected finite values \(NaN marks"):
+        repair_missing(positions, 30, "clip")
+
+
+def test_mvnx_orientation_that_is_not_a_unit_quaternion(tmp_path):
+    positions, quaternions = mvnx_motion()
+    quaternions[2, 5] = [1e30, 0, 0, 0]
+    path = tmp_path / "take.mvnx"
+    path.write_text(mvnx_text(positions, quaternions))
+    with pytest.raises(MotionFileError, match=r"take\.mvnx: field 'orientation' of normal frame 2, segment 'Neck' is "
+                                              r"\[1e\+30, 0\.0, 0\.0, 0\.0\], expected a unit quaternion"):
+        read_mvnx(path)
+
+
+def test_bvh_flat_hierarchy_of_40000_joints_is_refused_quickly(tmp_path):
+    path = tmp_path / "flat.bvh"
+    path.write_text(flat_bvh_text(40_000))
+    start = time.perf_counter()
+    with pytest.raises(MotionFileError, match=r"flat\.bvh: field 'HIERARCHY' has 513 joints, expected at most 512 "
+                                              r"joints \(MAX_JOINTS\)"):
+        read_bvh(path)
+    assert time.perf_counter() - start < 5  # was 20 s: a quadratic duplicate check
+
+
+def test_bvh_frame_count_beyond_the_limit_is_refused_before_the_rows(tmp_path):
+    path = tmp_path / "long.bvh"
+    path.write_text(small_bvh_text(tmp_path).replace("Frames: 4", f"Frames: {MAX_FRAMES + 1}"))
+    with pytest.raises(MotionFileError, match=rf"long\.bvh: field 'Frames' has {MAX_FRAMES + 1} frames, expected at "
+                                              rf"most {MAX_FRAMES} frames \(MAX_FRAMES\)"):
+        read_bvh(path)
+
+
+def every_format(tmp_path, frames=4):
+    """One valid file per reader: ``(path, read_motion arguments)``."""
+    bvh = three_joint_bvh(tmp_path / "clip.bvh", frames=frames)
+    kinect = tmp_path / "clip_kinect.txt"
+    kinect.write_text("\n".join(" ".join(["0.5"] * 75) for _ in range(frames)))
+    mvnx = tmp_path / "clip.mvnx"
+    mvnx.write_text(mvnx_text(*mvnx_motion(frames)))
+    csv = tmp_path / "clip.csv"
+    header = "Frame," + ",".join(f"{s} {a}" for s in get_layout("xsens_mvn23").joint_names for a in "xyz")
+    csv.write_text("\n".join([header, *(f"{t}," + ",".join(["0.5"] * 69) for t in range(frames))]))
+    np.save(tmp_path / "clip.npy", np.zeros((frames, 25, 3)))
+    np.savez(tmp_path / "clip.npz", positions=np.zeros((frames, 25, 3)), fps=30.0, layout="kinect_v2")
+    return [(bvh, {}), (kinect, {"format": "kinect_v2"}), (mvnx, {}), (csv, {"format": "xsens_csv", "fps": 60}),
+            (tmp_path / "clip.npy", {"layout": "kinect_v2", "fps": 30}), (tmp_path / "clip.npz", {})]
+
+
+def test_every_reader_enforces_the_file_and_frame_limits(tmp_path, monkeypatch):
+    files = every_format(tmp_path)
+    for path, kwargs in files:
+        assert read_motion(path, **kwargs).positions.shape[0] == 4
+    monkeypatch.setattr(motion_module, "MAX_FRAMES", 3)
+    for path, kwargs in files:
+        with pytest.raises(MotionFileError, match=rf"{re.escape(path.name)}: field '\w+( Frames)?' has 4 frames, "
+                                                  r"expected at most 3 frames \(MAX_FRAMES\)"):
+            read_motion(path, **kwargs)
+    monkeypatch.setattr(motion_module, "MAX_FILE_BYTES", 100)
+    for path, kwargs in files:
+        with pytest.raises(MotionFileError, match=rf"{re.escape(path.name)}: field 'file' has \d+ bytes, expected at "
+                                                  r"most 100 bytes \(MAX_FILE_BYTES\)"):
+            read_motion(path, **kwargs)
+
+
+def npy_header_only(shape):
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("shape, limit", [((MAX_FRAMES + 1, 25, 3), "MAX_FRAMES"),
+                                          ((4, MAX_JOINTS + 1, 3), "MAX_JOINTS"),
+                                          ((10**12, 25, 3), "MAX_FILE_BYTES")])
+def test_npy_and_npz_headers_are_checked_before_loading(tmp_path, shape, limit):
+    (tmp_path / "clip.npy").write_bytes(npy_header_only(shape))  # no data: loading it would fail otherwise
+    with zipfile.ZipFile(tmp_path / "clip.npz", "w") as archive:
+        archive.writestr("positions.npy", npy_header_only(shape))
+    for name in ("clip.npy", "clip.npz"):
+        with pytest.raises(MotionFileError, match=rf"{name}: field 'positions' .*\({limit}\)"):
+            read_array(tmp_path / name, layout="kinect_v2", fps=30)
+
+
+def test_npz_member_that_decompresses_beyond_the_limit(tmp_path, monkeypatch):
+    np.savez_compressed(tmp_path / "bomb.npz", positions=np.zeros((4, 25, 3)), fps=30.0, layout=np.zeros(10**6, "U1"))
+    assert (tmp_path / "bomb.npz").stat().st_size < 20_000
+    monkeypatch.setattr(motion_module, "MAX_FILE_BYTES", 1_000_000)
+    with pytest.raises(MotionFileError, match=r"bomb\.npz: field 'layout' holds 4000000 bytes of data, expected at "
+                                              r"most 1000000 bytes \(MAX_FILE_BYTES\)"):
+        read_array(tmp_path / "bomb.npz")
+
+
+def test_npz_layout_with_too_many_joints(tmp_path):
+    layout = get_layout("kinect_v2").to_dict() | {"joint_names": [f"j{j}" for j in range(MAX_JOINTS + 1)]}
+    np.savez(tmp_path / "clip.npz", positions=np.zeros((4, 25, 3)), fps=30.0, layout=json.dumps(layout))
+    with pytest.raises(MotionFileError, match=rf"clip\.npz: field 'layout' has {MAX_JOINTS + 1} joints.*MAX_JOINTS"):
+        read_array(tmp_path / "clip.npz")
+
+
+def test_bvh_channel_count_out_of_range(tmp_path):
+    path = tmp_path / "bad.bvh"
+    path.write_text(small_bvh_text(tmp_path).replace("CHANNELS 3", "CHANNELS 100000000"))
+    with pytest.raises(MotionFileError, match=r"bad\.bvh: field 'CHANNELS' of joint 'B' is 100000000, expected 0 to 6"):
+        read_bvh(path)
+
+
+def read_in_thread(path, kwargs):
+    """read_motion in a daemon thread: ``(finished within 5 s, exception or None)``."""
+    outcome = []
+
+    def run():
+        try:
+            read_motion(path, **kwargs)
+            outcome.append(None)
+        except Exception as e:  # noqa: BLE001 - the test looks at it
+            outcome.append(e)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(5)
+    return bool(outcome), outcome[0] if outcome else None
+
+
+def test_every_reader_refuses_fifos_directories_and_missing_files(tmp_path):
+    for path, kwargs in every_format(tmp_path):
+        fifo = tmp_path / "fifo" / path.name
+        fifo.parent.mkdir(exist_ok=True)
+        os.mkfifo(fifo)
+        (tmp_path / "dir" / path.name).mkdir(parents=True)
+        for odd, found in ((fifo, "is not a regular file"), (tmp_path / "dir" / path.name, "is not a regular file"),
+                           (tmp_path / "missing" / path.name, "could not be read")):
+            finished, error = read_in_thread(odd, kwargs)
+            assert finished, f"{odd} hung the reader"
+            assert isinstance(error, MotionFileError) and str(error).startswith(f"{odd}: field 'file' {found}"), error
+
+
+def test_kinect_bytes_that_are_not_utf8_are_an_error_naming_the_line(tmp_path):
+    row = " ".join(["0.5"] * 75).encode()
+    path = tmp_path / "k.txt"
+    path.write_bytes(b"\xff" + row + b"\n" + row + b"\n" + row)  # was: line 1 dropped as a "header"
+    with pytest.raises(MotionFileError, match=r"k\.txt: field 'encoding' has a byte that is not UTF-8 on line 1 "
+                                              r"\(byte 0\), expected a UTF-8 Kinect file"):
+        read_kinect_v2(path)
+    path.write_bytes(row + b"\n" + row + b"\n0.5 \xe9" + row)
+    with pytest.raises(MotionFileError, match=r"field 'encoding' has a byte that is not UTF-8 on line 3"):
+        read_kinect_v2(path)
+    path.write_bytes(b"\xef\xbb\xbf" + row + b"\n" + row)  # a byte-order mark is not a header
+    assert read_kinect_v2(path).positions.shape == (2, 25, 3)
+
+
+def test_bvh_joint_names_in_a_legacy_encoding_are_read_as_latin1(tmp_path):
+    path = tmp_path / "legacy.bvh"
+    write_bvh(path, [("Hips", None, (0, 0, 0), ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation",
+                                                "Yrotation")),
+                     ("Kopf", "Hips", (0, 10, 0), ("Zrotation", "Xrotation", "Yrotation"))],
+              np.arange(27, dtype=float).reshape(3, 9))  # a moving root: not a placeholder
+    path.write_bytes(path.read_bytes().replace(b"Kopf", "K\u00f6pf".encode("cp1252")))  # not UTF-8
+    assert read_bvh(path, units="cm").layout.joint_names == ("Hips", "K\u00f6pf")
+
+
+def test_a_bvh_with_too_many_joint_frames_is_refused_before_its_rows_are_parsed(tmp_path, monkeypatch):
+    import eai_llm.motion as motion
+
+    monkeypatch.setattr(motion, "MAX_JOINT_FRAMES", 5)
+    path = tmp_path / "long.bvh"
+    write_bvh(path, [("Hips", None, (0, 0, 0), ("Xposition", "Yposition", "Zposition")),
+                     ("Head", "Hips", (0, 10, 0), ("Zrotation", "Xrotation", "Yrotation"))], np.zeros((3, 6)))
+    with pytest.raises(MotionFileError, match=r"long\.bvh: field 'Frames' has 6 joint-frames, expected at most 5 "
+                                              r"joint-frames \(MAX_JOINT_FRAMES\)"):
+        read_bvh(path, units="cm")
