@@ -192,9 +192,9 @@ def convert_files(sources: list[ClipSource], read: Callable[[Path], Motion], cor
                   push_to_hub: str | None = None, private: bool = False) -> ConversionReport:
     """Read every source with ``read(path) -> Motion`` and write the corpus to ``output_dir``.
 
-    A file that cannot be read stops the run with its error and nothing is written, unless ``skip_bad``:
-    then it is skipped and reported. A layout name that stands for two different skeletons (two files, or
-    a file and the registry) always stops the run. ``output_dir`` must not be ``input_dir`` or a folder
+    A file that cannot be read, or whose skeleton differs from the one its layout name stands for (in an
+    earlier file of this conversion, or in the registry), stops the run with its error and nothing is
+    written, unless ``skip_bad``: then it is skipped and reported by name. ``output_dir`` must not be ``input_dir`` or a folder
     above it, and is replaced only if this project wrote it (:func:`~eai_llm.folders.write_folder`).
     ``split``/``test_fraction``/``seed``: see :func:`split_indices`; ``push_to_hub``: also push the
     corpus to this Hub dataset repo (``private`` to create it private).
@@ -210,12 +210,12 @@ def convert_files(sources: list[ClipSource], read: Callable[[Path], Motion], cor
         for source in sources:
             try:
                 motion = read(source.path)
+                check_layout_name(motion.layout, source.path, layouts)
             except MotionFileError as err:
                 if not skip_bad:
                     raise
                 skipped.append(str(err))
                 continue
-            check_layout_name(motion.layout, source.path, layouts)
             yield clip_row(motion.positions, fps=motion.fps, layout=motion.layout.name, label=source.label,
                            corpus=corpus_name, actor=source.actor, action=source.action,
                            description=source.description)
@@ -233,9 +233,9 @@ def check_layout_name(layout: JointLayout, path: Path, seen: dict[str, tuple[Joi
     else:
         known, where = LAYOUTS.get(layout.name), "in the registry"
     if known is not None and known != layout:
-        raise ValueError(f"{path}: field 'layout' is {layout.name!r} with {layout.num_joints} joints, but the "
-                         f"layout {layout.name!r} {where} ({known.num_joints} joints) differs in "
-                         f"{known.differing_fields(layout)}; expected one skeleton per layout name")
+        raise MotionFileError(f"{path}: field 'layout' is {layout.name!r} with {layout.num_joints} joints, but the "
+                              f"layout {layout.name!r} {where} ({known.num_joints} joints) differs in "
+                              f"{known.differing_fields(layout)}; expected one skeleton per layout name")
     seen.setdefault(layout.name, (layout, path))
 
 

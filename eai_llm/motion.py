@@ -471,8 +471,11 @@ def read_bvh(path, up_axis: str = "y", units: str = "auto", layout_name: str | N
         end_sites: also return each ``End Site`` as a joint named ``<parent>End`` (e.g. ``HeadEnd``),
             placed after its parent in file order.
 
-    A root that stays at the origin in every frame and has a single child joint is a placeholder
-    (Bandai-Namco's ``joint_Root``) and is dropped; its child becomes the root.
+    A root with a single child joint is a placeholder and is dropped, its child becoming the root, when it
+    stays at the origin in every frame (Bandai-Namco's ``joint_Root``) or when its name says it is a node
+    above the body that carries the root motion (``Root``, ``joint_Root``, ``Reference``, ``Bip01``). Its motion is kept: the child's
+    positions are world positions. So files of one hierarchy read as one skeleton whether or not their
+    root node moves.
 
     ``nan`` in a channel marks a missing sample: the joints it moves are missing in that frame, for
     :func:`repair_missing`. An OFFSET or position channel beyond :data:`MAX_ABS_POSITION_M` in the
@@ -493,6 +496,10 @@ def read_bvh(path, up_axis: str = "y", units: str = "auto", layout_name: str | N
 _FK_BATCH = 2**16
 # A translation beyond this (in file units) is out of range in every unit: MAX_ABS_POSITION_M in mm.
 _MAX_BVH_TRANSLATION = MAX_ABS_POSITION_M / min(UNIT_SCALE.values())
+
+
+# Names of a node above the body that carries the root motion (Bandai-Namco's joint_Root, Reference, Bip01).
+_ROOT_NODE = re.compile(r"(^|[_\s])(root|reference|armature|world|origin)$|^bip0*1$", re.IGNORECASE)
 
 
 def _bvh_joints(path, end_sites: bool) -> tuple[list[str], list[int], np.ndarray, float]:
@@ -519,7 +526,8 @@ def _bvh_joints(path, end_sites: bool) -> tuple[list[str], list[int], np.ndarray
                             for start in range(0, len(values), step)])
 
     keep = ~is_end | end_sites
-    if (np.asarray(parents)[~is_end] == 0).sum() == 1 and np.abs(world[:, 0]).max() <= 1e-6:
+    single_child = (np.asarray(parents)[~is_end] == 0).sum() == 1
+    if single_child and (np.abs(world[:, 0]).max() <= 1e-6 or _ROOT_NODE.search(names[0].split(":")[-1])):
         keep[0] = False
         keep &= ~(is_end & (np.asarray(parents) == 0))
     new_index = np.cumsum(keep) - 1

@@ -184,19 +184,23 @@ def test_a_conversion_refuses_to_write_over_its_input(tmp_path, output):
     assert (inputs / "a.bvh").read_text() == "HIERARCHY"
 
 
-def test_one_layout_name_for_two_skeletons_stops_the_conversion(tmp_path):
+def test_one_layout_name_for_two_skeletons_stops_the_conversion_or_skips_the_odd_files(tmp_path):
     five = layout_from_hierarchy("test_mine", ["Hips", "Spine", "Head", "LeftUpLeg", "RightUpLeg"], [-1, 0, 1, 0, 0])
     four = layout_from_hierarchy("test_mine", ["Hips", "Spine", "Head", "LeftUpLeg"], [-1, 0, 1, 0])
 
     def read(path):
-        layout = five if path.name < "c" else four
+        layout = five if path.name < "e" else four
         return Motion(np.zeros((3, layout.num_joints, 3), np.float32), 30.0, layout, str(path))
 
-    sources = [ClipSource(tmp_path / f"{name}.bvh", "joy", actor=name) for name in "abcd"]
-    with pytest.raises(ValueError, match=r"c.bvh: field 'layout' is 'test_mine' with 4 joints, but the layout "
+    sources = [ClipSource(tmp_path / f"{name}.bvh", "joy", actor=name) for name in "abcdef"]
+    with pytest.raises(ValueError, match=r"e.bvh: field 'layout' is 'test_mine' with 4 joints, but the layout "
                                          r"'test_mine' read from .*a.bvh \(5 joints\) differs in \['joint_names', "
                                          r"'parents', 'canonical', 'body_parts'\]"):
-        convert_files(sources, read, "toy", ["joy"], **conversion_args(tmp_path / "out", skip_bad=True))
+        convert_files(sources, read, "toy", ["joy"], **conversion_args(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+    report = convert_files(sources, read, "toy", ["joy"], **conversion_args(tmp_path / "skipped", skip_bad=True))
+    assert [message.split(":")[0].rsplit("/", 1)[1] for message in report.skipped] == ["e.bvh", "f.bvh"]
+    assert "skipped 2 bad file(s)" in report.summary() and len(report.corpus["train"]) + len(report.corpus["test"]) == 4
     not_kdae = layout_from_hierarchy("kdae24", four.joint_names, four.parents)
     with pytest.raises(ValueError, match=r"a.bvh: field 'layout' is 'kdae24' with 4 joints, but the layout "
                                          r"'kdae24' in the registry \(24 joints\)"):

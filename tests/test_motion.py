@@ -144,9 +144,15 @@ def test_bvh_placeholder_root_dropped(tmp_path):
     assert motion.layout.joint_names == ("Hips", "Spine", "Head") and motion.layout.parents == (-1, 0, 1)
     assert motion.layout.name.startswith("bvh_") and len(motion.layout.name) == 12
     np.testing.assert_allclose(motion.positions[:, 0], [[0, 0.9, 0], [0.05, 0.9, 0], [0.1, 0.91, 0]], atol=1e-6)
-    frames[1, 0] = 1.0  # the root moves once: it is a real joint now
-    kept = read_bvh(write_bvh(tmp_path / "moving_root.bvh", joints, frames), layout_name="mine")
-    assert kept.layout.joint_names[0] == "joint_Root" and kept.layout.name == "mine"
+    frames[1, 0] = 10.0  # the root node carries root motion: still a placeholder, one skeleton for both files
+    moving = read_bvh(write_bvh(tmp_path / "moving_root.bvh", joints, frames))
+    assert moving.layout == motion.layout
+    np.testing.assert_allclose(moving.positions[1, 0], [0.15, 0.9, 0], atol=1e-6)  # its motion is kept
+    named = [("Hips", None, (0, 0, 0), ROT6)] + [(n, "Hips" if p == "joint_Root" else p, o, c)
+                                              for n, p, o, c in joints[2:]]
+    kept = read_bvh(write_bvh(tmp_path / "hips_root.bvh", named, frames[:, [0, 1, 2, 3, 4, 5] + list(range(12, 24))]),
+                    layout_name="mine")
+    assert kept.layout.joint_names == ("Hips", "Spine", "Head")  # a moving body joint with one child is kept
 
 
 def test_bvh_reuses_registered_layout_and_selects_joints(tmp_path):
