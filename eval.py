@@ -17,7 +17,8 @@ from accelerate import PartialState
 
 from eai_llm.corpus import load_corpora
 from eai_llm.evaluation import evaluate_split, write_report
-from eai_llm.inference import load_trained
+from eai_llm.folders import check_replaceable
+from eai_llm.inference import DEFAULT_MAX_NEW_TOKENS, load_trained
 
 
 def main(argv=None):
@@ -28,17 +29,18 @@ def main(argv=None):
     parser.add_argument("--output-dir", help="where to write the report (default: <model>/../eval)")
     parser.add_argument("--modes", nargs="+", choices=["generate", "score"], default=["generate", "score"])
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=96, help="length limit of generated descriptions")
+    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS, help="length limit of generated descriptions")
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     args = parser.parse_args(argv)
+    output_dir = Path(args.output_dir or Path(args.model).parent / "eval")
     try:
+        check_replaceable(output_dir)  # refused before the evaluation, not after it
         corpus = load_corpora(args.corpus[0] if len(args.corpus) == 1 else args.corpus)
         if args.split not in corpus:
             raise ValueError(f"{args.corpus}: no split {args.split!r}, expected one of {sorted(corpus)}")
         model, processor = load_trained(args.model, PartialState().device, getattr(torch, args.dtype))
         result = evaluate_split(model, processor, corpus[args.split], tuple(args.modes), args.batch_size,
                                 args.max_new_tokens)
-        output_dir = Path(args.output_dir or Path(args.model).parent / "eval")
         report = write_report(result, output_dir, f"EAI-LLM evaluation: {args.model} on {', '.join(args.corpus)} "
                                                   f"({args.split})")
     except (OSError, ValueError) as error:  # the message names the file or field and what was expected

@@ -17,7 +17,7 @@ from eai_llm.hub import export, push
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="model folder written by train.py (<output_dir>/model)")
-    parser.add_argument("--export-dir", required=True, help="where to write the Hub folder (replaced if it exists)")
+    parser.add_argument("--export-dir", required=True, help="where to write the Hub folder (an export written here before is replaced; any other folder is refused)")
     parser.add_argument("--repo-id", help="push to this Hub repo (user/name) after exporting")
     parser.add_argument("--private", action="store_true", help="create the repo private")
     parser.add_argument("--revision", help="push to this branch (created if missing)")

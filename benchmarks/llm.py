@@ -34,7 +34,7 @@ from peft import LoraConfig, get_peft_model
 from eai_llm.alignment import train_alignment
 from eai_llm.corpus import clip_positions, load_corpora
 from eai_llm.evaluation import description_metrics, evaluate_split
-from eai_llm.inference import explain, generate_answers, load_trained
+from eai_llm.inference import DEFAULT_MAX_NEW_TOKENS, explain, generate_answers, load_trained
 from eai_llm.instruction_tuning import InstructionCollator, instruction_examples, train_llm
 from eai_llm.labels import merged_label
 from eai_llm.language_models import load_language_model
@@ -68,7 +68,7 @@ def no_skeleton_descriptions(language_model, processor, test) -> dict:
     question = DESCRIPTION_QUESTION.replace("<Skeleton> <skeleton> </Skeleton> ", "")  # the same words, no skeleton
     prompts = [processor.render_prompt(question.format(label=merged_label(names[test[i]["label"]])))
                for i in described]
-    generated = generate_answers(language_model, processor, prompts, max_new_tokens=96)
+    generated = generate_answers(language_model, processor, prompts, max_new_tokens=DEFAULT_MAX_NEW_TOKENS)
     return description_metrics(generated, [test[i]["description"] for i in described])
 
 

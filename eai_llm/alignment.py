@@ -31,7 +31,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 from .configuration_eai import EAISkeletonConfig
 from .corpus import clip_positions, load_corpora
 from .evaluation import accuracy_by_corpus
-from .folders import write_folder
+from .folders import check_replaceable, write_file, write_folder
 from .labels import label_prompt, merged_label
 from .layouts import get_layout
 from .modeling_eai import EAISkeletonEncoder
@@ -225,7 +225,7 @@ def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncode
                "accuracy": {**accuracy, "train_clips_per_second": sum(speeds) / len(speeds)}}
     if process_state().is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "metrics-align.json").write_text(json.dumps(metrics, indent=2))
+        write_file(output_dir / "metrics-align.json", json.dumps(metrics, indent=2))
     process_state().wait_for_everyone()  # stage 2 reads the encoder the main process wrote
     return encoder, metrics
 
@@ -233,6 +233,7 @@ def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncode
 def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tuple[EAISkeletonEncoder, dict, float]:
     """Train one encoder on ``corpus["train"]``, save it (with its processor and test accuracy) to
     ``save_dir``; returns the encoder, its test predictions (:func:`predict`) and clips/s in training."""
+    check_replaceable(save_dir)  # refused now, not after the training
     set_seed(config.seed)
     train, test = corpus["train"], corpus["test"]
     vocabulary = LabelVocabulary.from_split(train)
@@ -241,7 +242,8 @@ def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tup
     text_features = text_encoder(vocabulary.prompts())
     encoder = EAISkeletonEncoder(EAISkeletonConfig(
         layouts=processor.layouts, num_frames=config.num_frames, token_dim=text_features.shape[1],
-        id2label=dict(enumerate(vocabulary.labels)), corpus_labels=vocabulary.corpus_labels, **config.encoder))
+        id2label=dict(enumerate(vocabulary.labels)), corpus_labels=vocabulary.corpus_labels,
+        **config.encoder.fields()))
     align = config.align
     module = SkeletonTextAlignment(encoder, text_features, vocabulary.corpus_label_mask, align.loss,
                                    align.temperature, align.learn_temperature)

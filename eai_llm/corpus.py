@@ -310,16 +310,20 @@ def build_corpus(rows: Callable[[], Iterator[dict]], label_names: Iterable[str],
 
 
 def save_corpus(corpus: DatasetDict, layouts: Iterable[JointLayout], output_dir: str | Path,
-                push_to_hub: str | None = None, private: bool = False) -> Path:
+                push_to_hub: str | None = None, private: bool = False,
+                extra_files: dict[str, str] | None = None) -> Path:
     """Write ``corpus`` and its ``layouts.json`` (``layouts``: one per name) to ``output_dir`` atomically
     (:func:`~eai_llm.folders.write_folder`: a failed run leaves the old corpus or nothing, and a folder
-    this project did not write is never replaced); optionally push both to the Hub."""
+    this project did not write is never replaced), with ``extra_files`` (name → text, e.g. the synthetic
+    corpus's ``oracle.json``) beside them; optionally push the corpus and its layouts to the Hub."""
     output_dir = Path(output_dir)
 
     def write(folder: Path):
         corpus.save_to_disk(str(folder))
         layout_dicts = [layout.to_dict() for layout in sorted(layouts, key=lambda l: l.name)]
         (folder / LAYOUTS_FILE).write_text(json.dumps(layout_dicts, indent=1))
+        for name, text in (extra_files or {}).items():
+            (folder / name).write_text(text)
 
     write_folder(output_dir, write)
     if push_to_hub:

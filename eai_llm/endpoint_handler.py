@@ -31,7 +31,8 @@ class EndpointHandler:
 
     def __call__(self, data: Any) -> dict[str, Any]:
         body = data if isinstance(data, dict) else {"inputs": data}
-        inputs = body["inputs"] if "inputs" in body else {k: v for k, v in body.items() if k != "parameters"}
+        inputs = body["inputs"] if "inputs" in body else {k: v for k, v in body.items()
+                                                           if k not in ("parameters", "options")}
         try:
             clip, parameters = self.pipeline.check_request(inputs, body.get("parameters"), read_files=False)
             return self.pipeline(clip, **parameters)

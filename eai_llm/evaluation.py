@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import clip_positions
-from .inference import generate_answers, score_answers
+from .folders import write_folder
+from .inference import DEFAULT_MAX_NEW_TOKENS, generate_answers, score_answers
 from .labels import ADJECTIVES, SYNONYMS, merged_label
 from .text_metrics import Bleu, Meteor, Rouge
 
@@ -45,7 +46,7 @@ def parse_label(text: str, labels: list[str]) -> str:
 
 
 def evaluate_split(model, processor, split, modes: tuple[str, ...] = ("generate", "score"),
-                   batch_size: int = 16, max_new_tokens: int = 96) -> dict:
+                   batch_size: int = 16, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> dict:
     """Recognition (in each of ``modes``) and description metrics on a corpus split. Returns
     ``{"metrics": {...}, "samples": [...], "confusion": {mode: (labels, matrix)}}``."""
     if len(split) == 0:
@@ -148,37 +149,37 @@ def confusion_matrix(truth: list[str], predicted: list[str], labels: list[str]) 
 
 
 def write_report(result: dict, output_dir: str | Path, title: str) -> Path:
-    """``metrics.json``, ``confusion-<mode>.png`` and ``report.md`` (metrics and sample explanations) in
-    ``output_dir``. Returns the report's path."""
+    """``metrics.json``, ``confusion-<mode>.png`` and ``report.md`` (metrics and sample explanations), written
+    as one folder ``output_dir`` atomically (:func:`~eai_llm.folders.write_folder`). Returns the report's path."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     metrics = result["metrics"]
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    lines = [f"# {title}", "", "## Metrics", "", *metric_lines(metrics), ""]
-    for mode, (columns, matrix) in result["confusion"].items():
-        figure, axis = plt.subplots(figsize=(1 + 0.6 * len(columns), 1 + 0.6 * len(matrix)))
-        axis.imshow(matrix, cmap="Blues")
-        axis.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
-        axis.set_yticks(range(len(matrix)), columns[:-1])
-        for (i, j), count in np.ndenumerate(matrix):
-            axis.text(j, i, str(count), ha="center", va="center", fontsize=8)
-        axis.set_xlabel("predicted")
-        axis.set_ylabel("true")
-        axis.set_title(f"recognition ({mode})")
-        figure.tight_layout()
-        figure.savefig(output_dir / f"confusion-{mode}.png", dpi=120)
-        plt.close(figure)
-        lines.append(f"Confusion matrix ({mode}): `confusion-{mode}.png`.")
-    if result["samples"]:
-        lines += ["", "## Sample explanations", ""]
-        for sample in result["samples"][:5]:
-            lines += [f"- **{sample['label']}** ({sample['corpus']})", f"  - generated: {sample['generated']}",
-                      f"  - reference: {sample['reference']}"]
-    report = output_dir / "report.md"
-    report.write_text("\n".join(lines) + "\n")
-    return report
+
+    def write(folder: Path):
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        lines = [f"# {title}", "", "## Metrics", "", *metric_lines(metrics), ""]
+        for mode, (columns, matrix) in result["confusion"].items():
+            figure, axis = plt.subplots(figsize=(1 + 0.6 * len(columns), 1 + 0.6 * len(matrix)))
+            axis.imshow(matrix, cmap="Blues")
+            axis.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
+            axis.set_yticks(range(len(matrix)), columns[:-1])
+            for (i, j), count in np.ndenumerate(matrix):
+                axis.text(j, i, str(count), ha="center", va="center", fontsize=8)
+            axis.set_xlabel("predicted")
+            axis.set_ylabel("true")
+            axis.set_title(f"recognition ({mode})")
+            figure.tight_layout()
+            figure.savefig(folder / f"confusion-{mode}.png", dpi=120)
+            plt.close(figure)
+            lines.append(f"Confusion matrix ({mode}): `confusion-{mode}.png`.")
+        if result["samples"]:
+            lines += ["", "## Sample explanations", ""]
+            for sample in result["samples"][:5]:
+                lines += [f"- **{sample['label']}** ({sample['corpus']})", f"  - generated: {sample['generated']}",
+                          f"  - reference: {sample['reference']}"]
+        (folder / "report.md").write_text("\n".join(lines) + "\n")
+
+    return write_folder(output_dir, write) / "report.md"

@@ -1,21 +1,23 @@
 """Writing a folder atomically: the one mechanism every writer of the project uses (corpora, encoders,
-merged models, exports, the converted offline LLM, the WordNet copy).
+merged models, adapters, evaluation reports, exports, the converted offline LLM, the WordNet copy).
 
 :func:`write_folder` builds the new folder beside the target under a temporary name, then swaps it in
-with one ``renameat2(RENAME_EXCHANGE)`` call (Linux), so at every moment the target path holds either the
-complete old folder or the complete new one; where the file system cannot exchange, it falls back to
-two renames with the old folder kept aside until the new one is in place. A folder is replaced only if
-this project wrote it: it holds the manifest :data:`MANIFEST` and nothing that the manifest does not
-list (a file a user added is never deleted). A writer killed half-way leaves a ``.<name>.partial-<pid>``
-folder, which the next write to the same target removes (and :func:`temporary_folder` does the same for
-scratch folders in the temporary directory). The standard library has no directory swap
-and no such ownership rule, hence this module.
+with one ``renameat2(RENAME_EXCHANGE)`` call (Linux), so at every moment the target path holds either
+the complete old folder or the complete new one. Where the file system cannot exchange (e.g. some
+network file systems), it falls back to two renames: between them the target is briefly absent, the old
+folder kept aside as ``.<name>.old-<pid>``, which the next write puts back if the writer was killed
+there. A folder is replaced only if this project wrote it: it holds the manifest :data:`MANIFEST` and
+exactly what the manifest lists (a file a user added or edited is never deleted). A writer killed
+half-way leaves a ``.<name>.partial-<pid>`` folder, which the next write to the same target removes
+(:func:`temporary_folder` does the same for scratch folders). Files are not fsync'ed: the guarantee
+is against a killed process, not a power loss. The standard library has no directory swap and no
+such ownership rule, hence this module.
 """
-
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fnmatch
 import json
 import os
 import shutil
@@ -43,37 +45,68 @@ def write_folder(target: str | Path, write: Callable[[Path], None]) -> Path:
     try:
         staging.mkdir()
         write(staging)
-        files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
-        (staging / MANIFEST).write_text(json.dumps({"files": files}, indent=1))
+        (staging / MANIFEST).write_text(json.dumps(_inventory(staging), indent=1))
         _swap_in(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # after a swap it holds the old folder
     return target
 
 
+def write_file(path: str | Path, text: str) -> Path:
+    """Write a small text file atomically (a temporary sibling, then ``os.replace``): a reader sees the old
+    text or the new, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
 def check_replaceable(target: str | Path) -> None:
     """Raise ``FileExistsError`` unless ``target`` is absent, an empty folder, or a folder written by
-    :func:`write_folder` that holds only the files its manifest lists."""
+    :func:`write_folder` that still holds exactly what its manifest lists: no file or folder added, none
+    changed since (size and modification time). Cache files that ``datasets`` writes beside a corpus's
+    Arrow files (``cache-*.arrow``, made when a loaded corpus is filtered or relabelled) are derived data
+    and do not count."""
     target = Path(target)
     if not target.exists() and not target.is_symlink():
         return
     if not target.is_dir() or target.is_symlink():
         raise FileExistsError(f"{target}: exists and is not a folder, expected a new or empty folder or one this "
                               "project wrote; refusing to replace it")
-    present = {p.relative_to(target).as_posix() for p in target.rglob("*") if not p.is_dir()}
-    if not present:
+    if not any(target.iterdir()):
         return
-    manifest = target / MANIFEST
     try:
-        listed = set(json.loads(manifest.read_text())["files"]) | {MANIFEST}
+        written = json.loads((target / MANIFEST).read_text())
+        listed = {"files": dict(written["files"]), "folders": list(written["folders"])}
     except (OSError, ValueError, KeyError, TypeError):
         raise FileExistsError(f"{target}: exists and was not written by this project (no readable {MANIFEST}), "
                               "expected a new or empty folder; refusing to replace it") from None
-    foreign = sorted(present - listed)
+    present = _inventory(target)
+    foreign = sorted({name for name, stamp in present["files"].items()
+                      if listed["files"].get(name) != stamp and not _is_dataset_cache(name)}
+                     | (set(present["folders"]) - set(listed["folders"])))
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        raise FileExistsError(f"{target}: holds files this project did not write ({shown}); move them away or "
-                              "choose another folder; refusing to replace it")
+        raise FileExistsError(f"{target}: holds files this project did not write, or changed since ({shown}); move "
+                              "them away or choose another folder; refusing to replace it")
+
+
+def _inventory(folder: Path) -> dict:
+    """``{"files": {relative path: [size, mtime_ns]}, "folders": [relative paths]}`` of ``folder``, the
+    manifest left out."""
+    entries = sorted(p for p in folder.rglob("*") if p.name != MANIFEST or p.parent != folder)
+    return {"files": {p.relative_to(folder).as_posix(): [p.stat().st_size, p.stat().st_mtime_ns]
+                      for p in entries if p.is_file()},
+            "folders": [p.relative_to(folder).as_posix() for p in entries if p.is_dir()]}
+
+
+def _is_dataset_cache(name: str) -> bool:
+    return fnmatch.fnmatch(name.rpartition("/")[2], "cache-*.arrow")
 
 
 def _swap_in(staging: Path, target: Path) -> None:

@@ -20,7 +20,7 @@ import yaml
 from huggingface_hub import HfApi
 
 from .evaluation import metric_lines
-from .folders import MANIFEST, write_folder
+from .folders import MANIFEST, check_replaceable, write_folder
 from .language_models import OFFLINE_DEFAULT
 from .inference import load_trained
 from .modeling_eai import EAILlamaForCausalLM
@@ -35,6 +35,7 @@ def export(model_dir: str | Path, export_dir: str | Path) -> Path:
     """Write the Hub folder for ``model_dir`` (``<output_dir>/model`` of a run) to ``export_dir`` atomically
     (:func:`~eai_llm.folders.write_folder`: a folder this project did not write is never replaced)."""
     model_dir, export_dir = Path(model_dir), Path(export_dir)
+    check_replaceable(export_dir)  # before the model is loaded
     model, processor = load_trained(model_dir)
 
     def write(folder: Path):

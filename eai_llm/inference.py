@@ -13,6 +13,8 @@ import torch
 from .modeling_eai import EAILlamaForCausalLM
 from .processing_eai import EAIProcessor
 
+DEFAULT_MAX_NEW_TOKENS = 96  # the length limit of a generated explanation, wherever one is generated
+
 
 def load_trained(path: str | Path, device: str | torch.device | None = None,
                  dtype: torch.dtype | None = None) -> tuple[EAILlamaForCausalLM, EAIProcessor]:
@@ -83,7 +85,8 @@ def score_answers(model, processor, clips: list[np.ndarray], layouts: list[str],
     return torch.cat(scores).numpy()
 
 
-def explain(model, processor, positions: np.ndarray, layout: str, max_new_tokens: int = 96) -> dict:
+def explain(model, processor, positions: np.ndarray, layout: str,
+            max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> dict:
     """One clip ``(T, J, 3)`` → ``{"label", "scores", "explanation"}``: the label ranked first by the
     LLM's likelihood over the model's labels (scores: softmax over them), then the description prompt
     with that label."""

@@ -22,7 +22,7 @@ from safetensors import safe_open
 from transformers import Trainer, TrainingArguments, set_seed
 
 from .corpus import clip_positions, load_corpora
-from .folders import write_folder
+from .folders import check_replaceable, write_file, write_folder
 from .language_models import add_skeleton_token, load_language_model
 from .modeling_eai import EAILlamaForCausalLM, EAISkeletonEncoder
 from .processing_eai import EAIProcessor, SkeletonProcessor
@@ -87,12 +87,10 @@ def build_model(settings: LLMSettings, encoder_dir: str | Path) -> tuple[EAILlam
                                 "folder (train.py --stage align writes <output_dir>/encoder)")
     dtype = getattr(torch, settings.dtype) if settings.dtype else None
     language_model, tokenizer = load_language_model(settings.language_model, dtype=dtype)
-    if language_model.config.model_type != "llama":
-        raise ValueError(f"llm.language_model {settings.language_model!r} is a {language_model.config.model_type!r} "
-                         "model, expected a Llama-family LLM (model_type 'llama')")
     skeleton_id = add_skeleton_token(language_model, tokenizer)
     encoder = EAISkeletonEncoder.from_pretrained(encoder_dir, dtype=dtype, use_safetensors=True)
-    model = EAILlamaForCausalLM.from_parts(language_model, encoder, skeleton_id, settings.token_granularity)
+    model = EAILlamaForCausalLM.from_parts(language_model, encoder, skeleton_id,  # EAIConfig refuses a non-Llama LLM
+                                           settings.token_granularity)
     if dtype is not None:
         model.projector.to(dtype)
     processor = EAIProcessor(SkeletonProcessor.from_pretrained(encoder_dir), tokenizer, model.config)
@@ -139,10 +137,11 @@ def train_llm(config: TrainConfig, corpus=None, resume: bool = False, callbacks:
     projector, peft format), ``train-config.yaml`` and ``log-llm.json``; checkpoints go to
     ``<output_dir>/checkpoints-llm``, which a run without ``resume`` starts empty; ``resume`` continues from
     :func:`last_complete_checkpoint`. ``callbacks``: Trainer callbacks. Returns the model folder."""
-    settings, output_dir = config.llm, Path(config.output_dir)
-    checkpoints = output_dir / "checkpoints-llm"
-    if not resume and process_state().is_main_process:
-        shutil.rmtree(checkpoints, ignore_errors=True)  # a stale checkpoint of an older run must not be resumed
+    settings, output_dir, state = config.llm, Path(config.output_dir), process_state()
+    checkpoints, adapter_dir, model_dir = output_dir / "checkpoints-llm", output_dir / "adapter", output_dir / "model"
+    for folder in (adapter_dir, model_dir):  # refused now, not after hours of training
+        check_replaceable(folder)
+    resume_from = last_complete_checkpoint(checkpoints) if resume else None
     corpus = corpus if corpus is not None else load_corpora(config.corpus_folders)
     set_seed(config.seed)
     with process_state().main_process_first():  # the offline default LLM is converted once, by the main process
@@ -153,6 +152,10 @@ def train_llm(config: TrainConfig, corpus=None, resume: bool = False, callbacks:
     peft_model = get_peft_model(model, lora)
     train = corpus["train"]
     examples = instruction_examples(train, settings, config.seed)
+    if not resume and state.is_main_process:  # an older run's checkpoints must not be resumed by a later --resume
+        for stale in checkpoints.glob("checkpoint-*"):
+            shutil.rmtree(stale)
+    state.wait_for_everyone()
     args = TrainingArguments(
         output_dir=str(checkpoints), per_device_train_batch_size=settings.batch_size,
         num_train_epochs=1, learning_rate=settings.learning_rate, warmup_steps=settings.warmup_ratio,
@@ -164,22 +167,27 @@ def train_llm(config: TrainConfig, corpus=None, resume: bool = False, callbacks:
         dataloader_pin_memory=torch.cuda.is_available())
     trainer = Trainer(model=peft_model, args=args, train_dataset=examples,
                       data_collator=InstructionCollator(processor, train), callbacks=callbacks)
-    trainer.train(resume_from_checkpoint=str(last_complete_checkpoint(checkpoints)) if resume else None)
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
-    trainer.save_model(str(output_dir / "adapter"))  # every process: gathers sharded weights (FSDP, ZeRO-3)
-    state, model_dir = process_state(), output_dir / "model"
+    unsaved = output_dir / ".adapter-unsaved"
+    if state.is_main_process:
+        shutil.rmtree(unsaved, ignore_errors=True)  # left by a run killed while saving
     state.wait_for_everyone()
-    if state.is_main_process:  # merge on a fresh copy of the base model, whatever the training sharding was
-        (output_dir / "adapter" / "training_args.bin").unlink(missing_ok=True)  # a pickle: never in a published folder
-        base, _ = build_model(settings, settings.encoder or output_dir / "encoder")
-        merged = PeftModel.from_pretrained(base, output_dir / "adapter").merge_and_unload()
+    trainer.save_model(str(unsaved))  # every process: gathers sharded weights (FSDP, ZeRO-3)
+    state.wait_for_everyone()
+    if state.is_main_process:
+        write_folder(adapter_dir, lambda folder: [shutil.copy2(file, folder) for file in unsaved.iterdir()
+                                                  if file.name != "training_args.bin"])  # a pickle: never published
+        shutil.rmtree(unsaved)
+        base, _ = build_model(settings, settings.encoder or output_dir / "encoder")  # merge on a fresh base model,
+        merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()  # whatever the training sharding was
 
         def write(folder: Path):
             merged.save_pretrained(folder)
             processor.save_pretrained(folder)
 
         write_folder(model_dir, write)
-        (output_dir / "train-config.yaml").write_text(yaml.safe_dump(config.model_dump(), sort_keys=False))
-        (output_dir / "log-llm.json").write_text(json.dumps(trainer.state.log_history, indent=2))
+        write_file(output_dir / "train-config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
+        write_file(output_dir / "log-llm.json", json.dumps(trainer.state.log_history, indent=2))
     state.wait_for_everyone()
     return model_dir

@@ -34,7 +34,10 @@ def load_language_model(name_or_path: str, dtype=None) -> tuple[PreTrainedModel,
     (e.g. ``meta-llama/Llama-2-7b-hf``)."""
     path = offline_default_path() if name_or_path == OFFLINE_DEFAULT else name_or_path
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, use_safetensors=True)  # never a pickle
+    except OSError as error:
+        raise OSError(f"llm.language_model {name_or_path!r}: {error}; expected safetensors weights") from None
     return model, tokenizer
 
 

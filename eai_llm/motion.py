@@ -37,6 +37,7 @@ Formats:
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import math
@@ -62,6 +63,7 @@ MAX_FILE_BYTES = 256 * 2**20  # 256 MiB of text or array data
 MAX_FRAMES = 200_000  # about 28 min at 120 fps
 MAX_JOINTS = 512
 MAX_JOINT_FRAMES = 10_000_000  # joints x frames: bounds the work of forward kinematics and the memory of a clip
+MAX_FPS = 1_000.0  # frames per second
 MAX_ABS_POSITION_M = 1_000.0  # a joint this far from the origin (in metres) is a unit or data error
 
 
@@ -228,8 +230,8 @@ def _finish(positions, fps, layout: JointLayout, source, up_axis: str, units: st
         raise _error(source, "positions", f"has {positions.shape[1]} joints",
                      f"{layout.num_joints} for layout {layout.name!r}")
     fps = float(fps)
-    if not np.isfinite(fps) or fps <= 0:
-        raise _error(source, "fps", f"is {fps}", "a positive number of frames per second")
+    if not 0 < fps <= MAX_FPS:  # NaN fails too
+        raise _error(source, "fps", f"is {fps:g}", f"frames per second above 0 and at most {MAX_FPS:g} (MAX_FPS)")
     with np.errstate(invalid="ignore"):  # a signalling NaN (raw .npy bytes) becomes a quiet one: still missing
         positions = _to_library_frame(positions.astype(np.float64), up_axis, units)
     far = (np.abs(positions) > MAX_ABS_POSITION_M).any(axis=2)  # NaN compares False: missing, not far
@@ -640,7 +642,7 @@ def read_kinect_v2(path, fps: float = 30.0) -> Motion:
                 raise _error(path, "timestamp", f"does not increase at line {line}", "increasing timestamps")
             median = float(np.median(step)) if len(step) else 1.0 / fps
             fps = 1.0 / median if median < 1 else 1000.0 / median
-            if not 1 <= fps <= 1000:
+            if not 1 <= fps <= MAX_FPS:
                 raise _error(path, "timestamp", f"steps by a median of {median:g} (read as {fps:g} fps)",
                              "seconds or milliseconds giving 1-1000 fps")
             values = values[:, 1:]
@@ -860,4 +862,9 @@ def read_motion(path, format: str | None = None, **kwargs) -> Motion:
         format = _SUFFIX_FORMATS[suffix]
     if format not in READERS:
         raise _error(path, "format", f"is {format!r}", f"one of {sorted(READERS)}")
+    takes = set(inspect.signature(READERS[format]).parameters) - {"path"}
+    unknown = sorted(set(kwargs) - takes)
+    if unknown:  # e.g. --fps for a BVH file, whose frame time is in the file
+        raise _error(path, "options", f"include {unknown}, which a {format} file does not take",
+                     f"only {sorted(takes)}")
     return READERS[format](path, **kwargs)

@@ -44,12 +44,10 @@ from pathlib import Path
 import numpy as np
 from transformers import Pipeline
 
-from .inference import explain
-from .motion import MAX_ABS_POSITION_M, MAX_FILE_BYTES, MAX_FRAMES, MAX_JOINTS, MotionFileError, read_for_layouts
+from .inference import DEFAULT_MAX_NEW_TOKENS, explain
+from .motion import MAX_ABS_POSITION_M, MAX_FILE_BYTES, MAX_FPS, MAX_FRAMES, MAX_JOINTS, MotionFileError, read_for_layouts
 
 MAX_NEW_TOKENS = 512
-DEFAULT_MAX_NEW_TOKENS = 96
-MAX_FPS = 1000.0
 FILE_SUFFIXES = (".bvh", ".mvnx", ".npy", ".npz")
 ARRAY_SUFFIXES = (".npy", ".npz")  # the files that take the fps and layout parameters
 PARAMETERS = ("max_new_tokens", "fps", "layout")

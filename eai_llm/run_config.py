@@ -12,20 +12,33 @@ run for 2 CPU cores. The encoder's architecture defaults are those of
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import yaml
 from accelerate import PartialState
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .language_models import OFFLINE_DEFAULT
 
-ENCODER_KEYS = ("block_channels", "block_strides", "temporal_kernel_size", "relation_reduction", "dropout")
-
-
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class EncoderSettings(Settings):
+    """Architecture of the skeleton encoder; a key left out keeps the default of
+    :class:`~eai_llm.configuration_eai.EAISkeletonConfig` (the paper's CTR-GCN widths), which also checks
+    how the values fit together."""
+
+    block_channels: list[int] | None = None
+    block_strides: list[int] | None = None
+    temporal_kernel_size: int | None = None
+    relation_reduction: int | None = None
+    dropout: float | None = Field(None, ge=0, lt=1)
+
+    def fields(self) -> dict:
+        """The keys that were given, as ``EAISkeletonConfig`` arguments."""
+        return self.model_dump(exclude_none=True)
 
 
 class TextEncoderSettings(Settings):
@@ -80,18 +93,10 @@ class TrainConfig(Settings):
     seed: int = 0
     corpora: list[str] | None = None  # train on these corpora of the corpus only
     num_frames: int = Field(64, ge=2)  # paper
-    encoder: dict[str, Any] = {}  # EAISkeletonConfig architecture fields (ENCODER_KEYS)
+    encoder: EncoderSettings = EncoderSettings()
     text_encoder: TextEncoderSettings = TextEncoderSettings()
     align: AlignSettings = AlignSettings()
     llm: LLMSettings = LLMSettings()
-
-    @field_validator("encoder")
-    @classmethod
-    def _known_encoder_keys(cls, value: dict) -> dict:
-        unknown = sorted(set(value) - set(ENCODER_KEYS))
-        if unknown:
-            raise ValueError(f"unknown keys {unknown}, expected some of {list(ENCODER_KEYS)}")
-        return value
 
     @property
     def corpus_folders(self) -> list[str]:

@@ -161,7 +161,7 @@ def test_an_existing_folder_that_is_not_a_corpus_is_never_replaced(tmp_path):
     save_corpus(corpus, [get_layout("kdae24")], empty)  # a previous corpus is replaced
     assert len(load_corpus(empty)["train"]) == len(corpus["train"])
     (empty / "my_notes.txt").write_text("mine")  # a file a user put beside the corpus
-    with pytest.raises(FileExistsError, match=r"holds files this project did not write \(my_notes.txt\)"):
+    with pytest.raises(FileExistsError, match=r"holds files this project did not write, or changed since \(my_notes.txt\)"):
         save_corpus(corpus, [get_layout("kdae24")], empty)
     assert (empty / "my_notes.txt").read_text() == "mine" and load_corpus(empty)
 

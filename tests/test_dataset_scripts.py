@@ -313,16 +313,28 @@ def test_a_converter_killed_at_random_points_leaves_the_old_corpus_or_the_new_on
 
     inputs = bvh_folder_files(tmp_path / "in", takes=6)
     out = tmp_path / "out"
-    command = [sys.executable, str(SCRIPTS / "bvh_folder.py"), "--input-dir", str(inputs), "--label-regex",
-               r"walk_(?P<label>[a-z]+)_\d+\.bvh", "--output-dir", str(out)]
-    subprocess.run(command, check=True, capture_output=True)
-    before = load_corpus(out)["train"]["actor"]
+
+    def command(seed):
+        return [sys.executable, str(SCRIPTS / "bvh_folder.py"), "--input-dir", str(inputs), "--label-regex",
+                r"walk_(?P<label>[a-z]+)_\d+\.bvh", "--seed", str(seed), "--output-dir", str(out)]
+
+    def signature():  # which clips the test part holds: differs between the two seeds' splits
+        return sorted(round(float(np.asarray(row["positions"])[0, 0]), 6) for row in load_corpus(out)["test"])
+
+    versions = []
+    for seed in (0, 1):  # two different corpora (another split), so a mix of them would show
+        subprocess.run(command(seed), check=True, capture_output=True)
+        versions.append(signature())
+    assert versions[0] != versions[1]
     rng = random.Random(1)
-    for _ in range(4):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 4.0))
+    for attempt in range(3):
+        process = subprocess.Popen(command(attempt % 2), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while not list(tmp_path.glob(".out.partial-*")) and process.poll() is None and time.time() < deadline:
+            time.sleep(0.01)  # kill while the new corpus is being written or swapped in
+        time.sleep(rng.uniform(0.0, 0.3))
         process.send_signal(signal.SIGKILL)
         process.wait()
-        assert load_corpus(out)["train"]["actor"] == before  # old or new (identical), always a whole corpus
-    subprocess.run(command, check=True, capture_output=True)
+        assert signature() in versions  # a whole corpus, old or new, never a mix
+    subprocess.run(command(0), check=True, capture_output=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]  # the killed runs left nothing behind

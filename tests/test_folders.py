@@ -28,8 +28,9 @@ def contents_of(folder):
 def test_a_new_folder_is_written_with_its_manifest_and_replaced_whole(tmp_path):
     target = tmp_path / "out"
     write_folder(target, write_files("old", count=3))
-    assert json.loads((target / MANIFEST).read_text())["files"] == ["part0.txt", "part1.txt", "part2.txt",
-                                                                    "sub/last.txt"]
+    manifest = json.loads((target / MANIFEST).read_text())
+    assert sorted(manifest["files"]) == ["part0.txt", "part1.txt", "part2.txt", "sub/last.txt"]
+    assert manifest["folders"] == ["sub"] and manifest["files"]["part0.txt"][0] == 3  # size in bytes
     write_folder(target, write_files("new", count=1))
     assert sorted(contents_of(target)) == [MANIFEST, "part0.txt", "sub/last.txt"]  # nothing of the old left
     assert contents_of(target)["part0.txt"] == "new"
@@ -60,7 +61,7 @@ def test_folders_this_project_did_not_write_are_never_replaced(tmp_path):
     ours = tmp_path / "ours"
     write_folder(ours, write_files("old"))
     (ours / "sub" / "added.txt").write_text("a user's file")
-    with pytest.raises(FileExistsError, match=r"holds files this project did not write \(sub/added.txt\)"):
+    with pytest.raises(FileExistsError, match=r"holds files this project did not write, or changed since \(sub/added.txt\)"):
         check_replaceable(ours)
     (tmp_path / "file").write_text("x")
     with pytest.raises(FileExistsError, match="is not a folder"):
@@ -99,3 +100,30 @@ def test_a_writer_killed_at_random_points_leaves_the_old_or_the_new_folder_and_t
         assert len(contents_of(target)) == 41
     write_folder(target, lambda folder: (folder / "final.txt").write_text("done"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the killed runs' staging folders are gone
+
+
+def test_an_edited_file_or_an_added_folder_is_never_replaced_but_datasets_caches_are(tmp_path):
+    target = tmp_path / "out"
+    write_folder(target, write_files("old"))
+    (target / "sub" / "cache-1a2b.arrow").write_text("derived")  # what datasets writes when a corpus is filtered
+    check_replaceable(target)
+    (target / "extra").mkdir()
+    with pytest.raises(FileExistsError, match=r"did not write, or changed since \(extra\)"):
+        check_replaceable(target)
+    (target / "extra").rmdir()
+    time.sleep(0.01)
+    (target / "part1.txt").write_text("edited by hand")
+    with pytest.raises(FileExistsError, match=r"\(part1.txt\)"):
+        write_folder(target, write_files("new"))
+    assert (target / "part1.txt").read_text() == "edited by hand"
+
+
+def test_without_an_atomic_exchange_the_fallback_swap_still_ends_with_the_new_folder(tmp_path, monkeypatch):
+    import eai_llm.folders as folders
+
+    monkeypatch.setattr(folders, "_exchange", lambda a, b: False)  # e.g. a network file system
+    target = tmp_path / "out"
+    write_folder(target, write_files("old"))
+    write_folder(target, write_files("new", count=1))
+    assert contents_of(target)["part0.txt"] == "new" and "part1.txt" not in contents_of(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

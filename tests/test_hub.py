@@ -3,6 +3,8 @@ skeleton-emotion pipeline, the Inference Endpoints handler and pushing without t
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -26,7 +28,6 @@ from eai_llm.pipeline_eai import SkeletonEmotionPipeline
 
 REMOTE_CODE = {"configuration_eai.py", "modeling_eai.py", "processing_eai.py", "pipeline_eai.py", "joint_layout.py",
                "labels.py", "motion.py", "inference.py", "kinematics.py", "layouts.py"}
-MODEL_CODE = ("configuration_eai.py", "modeling_eai.py", "processing_eai.py")  # and what they import
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +118,29 @@ def test_exported_folder_loads_in_a_fresh_process_without_this_project_and_match
     assert remote["pipeline"]["explanation"] == local["explanation"]
 
 
-def test_the_model_code_uses_no_layout_registry_and_no_name_guessing():
-    package = Path(__file__).resolve().parents[1] / "eai_llm"
-    for module in MODEL_CODE + ("joint_layout.py",):
-        source = (package / module).read_text()
-        assert "layouts import" not in source and "get_layout" not in source and "register_layout" not in source
-        assert "guess_canonical" not in source and "layout_from_hierarchy" not in source
+MODEL_FILES = r"""
+import sys
+sys.path.insert(0, sys.argv[2])
+from model_files.modeling_eai import EAILlamaForCausalLM  # the package holds no layouts.py: no registry to reach
+from model_files.processing_eai import EAIProcessor
+model = EAILlamaForCausalLM.from_pretrained(sys.argv[1]).eval()
+processor = EAIProcessor.from_pretrained(sys.argv[1])
+batch = processor(processor.recognition_prompt(), __import__("numpy").zeros((8, 24, 3), "float32"), "kdae24")
+print(tuple(model(**batch).logits.shape))
+"""
+
+
+def test_the_model_files_load_and_run_without_the_layout_registry(exported, tmp_path):
+    model_dir, _, _ = exported
+    package = tmp_path / "model_files"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name in ("configuration_eai.py", "modeling_eai.py", "processing_eai.py", "joint_layout.py", "labels.py"):
+        shutil.copyfile(Path(__file__).resolve().parents[1] / "eai_llm" / name, package / name)
+    completed = subprocess.run([sys.executable, "-c", MODEL_FILES, str(model_dir), str(tmp_path)], capture_output=True,
+                               text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert re.search(r"\(1, \d+, \d+\)$", completed.stdout.strip()), completed.stdout[-500:]  # (B, L, vocab) logits
 
 
 TWO_MODELS = r"""
@@ -282,7 +300,7 @@ def test_publish_never_deletes_a_folder_it_did_not_write(exported, tmp_path):
     assert (target / "important.txt").read_text() == "keep" and (target / "sub").is_dir()
     publish.main(["--model", str(model_dir), "--export-dir", str(tmp_path / "hub")])
     (tmp_path / "hub" / "notes.md").write_text("mine too")  # a file added to an export
-    with pytest.raises(SystemExit, match=r"holds files this project did not write \(notes.md\)"):
+    with pytest.raises(SystemExit, match=r"holds files this project did not write, or changed since \(notes.md\)"):
         publish.main(["--model", str(model_dir), "--export-dir", str(tmp_path / "hub")])
     assert (tmp_path / "hub" / "notes.md").read_text() == "mine too"
 

@@ -304,6 +304,9 @@ def test_cli_writes_one_corpus_with_three_layouts(tmp_path, capsys):
     assert any(r["description"] for r in rows if r["corpus"] == "emilya")
     assert not any(r["description"] for r in rows if r["corpus"] == "egbm")
     assert Counter(corpus["test"]["corpus"]) == {"emilya": 14, "kdae": 2, "egbm": 1}
+    assert set(json.loads((out / "oracle.json").read_text())) == {"emilya", "kdae", "egbm"}
+    cli.main(["--output-dir", str(out), "--scale", "0.1", "--seed", "2"])  # a corpus it wrote is replaced
+    assert load_corpus(out)["train"]["actor"] != corpus["train"]["actor"]
 
 
 def test_cli_actor_split_holds_out_whole_actors(tmp_path, capsys):
