@@ -47,6 +47,7 @@ import stat
 import xml.etree.ElementTree as ET
 import zipfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -576,9 +577,8 @@ def read_for_layouts(path, layouts: list[JointLayout | dict | str], format: str 
     read as joints (a layout may have them, e.g. ``kdae24``), then :func:`to_known_layout`."""
     if (format or Path(path).suffix.lower().lstrip(".")) == "bvh":
         kwargs["end_sites"] = True
-    known = {layout["name"]: layout for layout in map(_as_dict, layouts)}
-    if isinstance(kwargs.get("layout"), str) and kwargs["layout"] in known:  # a name of the model's, not the registry's
-        kwargs["layout"] = JointLayout.from_dict(known[kwargs["layout"]])
+    elif (format or _SUFFIX_FORMATS.get(Path(path).suffix.lower())) == "array":  # names: the model's, not the registry's
+        kwargs["known_layouts"] = [JointLayout.from_dict(_as_dict(layout)) for layout in layouts]
     return to_known_layout(read_motion(path, format, **kwargs), layouts)
 
 
@@ -807,12 +807,13 @@ def _load_npy(file, source, field: str) -> np.ndarray:
 
 
 def read_array(path, layout: JointLayout | str | None = None, fps: float | None = None, units: str = "m",
-               up_axis: str = "y") -> Motion:
+               up_axis: str = "y", known_layouts: Sequence[JointLayout] = ()) -> Motion:
     """Read positions saved with numpy.
 
     ``.npy``: a ``(T, J, 3)`` array; ``layout`` and ``fps`` are required. ``.npz``: entry
-    ``positions`` ``(T, J, 3)``, optional ``fps`` (scalar) and ``layout`` (a registered name, or the
-    JSON of :meth:`JointLayout.to_dict`); arguments override entries, other entries are not read.
+    ``positions`` ``(T, J, 3)``, optional ``fps`` (scalar) and ``layout`` (a name, or the JSON of
+    :meth:`JointLayout.to_dict`); arguments override entries, other entries are not read. A layout name
+    is looked up in ``known_layouts`` (a model's own layouts), then in the registry.
     ``units`` and ``up_axis`` describe the stored array. Each array's header is checked against the
     limits before its data is read.
     """
@@ -839,6 +840,8 @@ def read_array(path, layout: JointLayout | str | None = None, fps: float | None 
         layout = str(entries["layout"])
     if fps is None:
         raise _error(path, "fps", "is missing", "an fps argument (or an 'fps' entry in a .npz)")
+    named = {known.name: known for known in known_layouts}
+    layout = named.get(layout, layout) if isinstance(layout, str) else layout
     return _finish(positions, fps, _resolve_layout(layout, path), path, up_axis=up_axis, units=units)
 
 

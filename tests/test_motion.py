@@ -742,3 +742,16 @@ def test_a_bvh_with_too_many_joint_frames_is_refused_before_its_rows_are_parsed(
     with pytest.raises(MotionFileError, match=r"long\.bvh: field 'Frames' has 6 joint-frames, expected at most 5 "
                                               r"joint-frames \(MAX_JOINT_FRAMES\)"):
         read_bvh(path, units="cm")
+
+
+def test_an_npz_naming_a_model_layout_that_is_not_registered_is_read_for_that_model(tmp_path):
+    from eai_llm.layouts import layout_from_hierarchy
+    from eai_llm.motion import read_for_layouts
+
+    custom = layout_from_hierarchy("studio_rig_3", ["Hips", "Spine", "Head"], [-1, 0, 1])
+    path = tmp_path / "clip.npz"
+    np.savez(path, positions=np.zeros((5, 3, 3), np.float32), fps=np.float32(30), layout="studio_rig_3")
+    with pytest.raises(MotionFileError, match="one of the registered layouts"):
+        read_motion(path)  # the registry does not know it
+    motion = read_for_layouts(path, [custom.to_dict()])  # the model brings its definition
+    assert motion.layout == custom and motion.positions.shape == (5, 3, 3)
