@@ -271,3 +271,36 @@ def test_scoring_and_generation_work_with_a_tokenizer_without_a_pad_token():
     answers = [processor.recognition_answer(label) for label in ("anger", "sadness")]
     assert score_answers(model, processor, CLIPS, CLIP_LAYOUTS, answers).shape == (2, 2)
     assert explain(model, processor, CLIPS[0], CLIP_LAYOUTS[0], max_new_tokens=2)["label"] in model.config.labels
+
+
+def test_training_killed_while_saving_leaves_whole_old_or_new_encoder_and_model_folders(trained, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import yaml
+
+    config, _, _ = trained
+    out = tmp_path / "out"
+    data = config.model_dump()
+    data.update(output_dir=str(out), num_frames=8, encoder={"block_channels": [8, 8], "block_strides": [2, 2]},
+                align={"epochs": 1, "batch_size": 8, "warmup_epochs": 0, "decay_epochs": []})
+    data["llm"]["encoder"] = None  # stage 2 reads <out>/encoder
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(data))
+    command = [sys.executable, str(Path(__file__).resolve().parents[1] / "train.py"), "--config",
+               str(tmp_path / "tiny.yaml"), "--stage", "all"]
+    subprocess.run(command, check=True, capture_output=True)  # the old encoder and model
+    for folder in ("encoder", "model"):  # kill while this folder is being written or swapped in
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while not list(out.glob(f".{folder}.partial-*")) and process.poll() is None and time.time() < deadline:
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait() == -signal.SIGKILL  # killed mid-run, not after it finished
+        EAISkeletonEncoder.from_pretrained(out / "encoder")  # whole: loads
+        model, _ = load_trained(out / "model")
+        assert model.config.num_skeleton_tokens > 0
+    subprocess.run(command, check=True, capture_output=True)
+    assert not [p.name for p in out.iterdir() if ".partial-" in p.name]  # the killed runs' leftovers are gone
