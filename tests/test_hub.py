@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 from huggingface_hub import constants
-from motion_files import layout_bvh
-from tiny_models import LABELS, LAYOUTS, NUM_FRAMES, tiny_language_model, tiny_model_and_processor, tiny_tokenizer
+from tiny_models import (LABELS, LAYOUTS, NUM_FRAMES, load_exported_handler, save_tiny_run, tiny_language_model,
+                         tiny_tokenizer)
 
 from eai_llm.configuration_eai import EAIConfig, EAISkeletonConfig
 from eai_llm.hub import export, push
 from eai_llm.inference import explain
-from eai_llm.layouts import get_layout, layout_from_hierarchy
+from eai_llm.layouts import layout_from_hierarchy
 from eai_llm.modeling_eai import EAILlamaForCausalLM, EAISkeletonEncoder
 from eai_llm.motion import read_bvh, to_known_layout
 from eai_llm.processing_eai import SKELETON_TOKEN, EAIProcessor, SkeletonProcessor
@@ -34,14 +34,11 @@ REMOTE_CODE = {"configuration_eai.py", "modeling_eai.py", "processing_eai.py", "
 def exported(tmp_path_factory):
     """A tiny model saved as train.py saves it (with an eval report beside it), and its export."""
     folder = tmp_path_factory.mktemp("hub")
-    model, processor = tiny_model_and_processor("all")
-    model.save_pretrained(folder / "run" / "model")
-    processor.save_pretrained(folder / "run" / "model")
+    model_dir, clip = save_tiny_run(folder)
     (folder / "run" / "eval").mkdir()
     (folder / "run" / "eval" / "metrics.json").write_text(json.dumps(
         {"recognition_score": {"accuracy": {"emilya": 0.5, "overall": 0.5}, "error_rate": 0.0, "num_clips": 4}}))
-    layout_bvh(folder / "clip.bvh", get_layout("kdae24"))
-    return folder / "run" / "model", export(folder / "run" / "model", folder / "export"), folder / "clip.bvh"
+    return model_dir, export(model_dir, folder / "export"), clip
 
 
 def test_export_writes_remote_code_auto_maps_a_handler_and_a_model_card(exported):
@@ -209,19 +206,9 @@ def test_pipeline_takes_a_file_bvh_text_or_positions(exported):
     assert pipe(as_lists, max_new_tokens=3)["label"] == from_file["label"]
 
 
-def load_handler(folder):
-    sys.path.insert(0, str(folder))
-    try:
-        import handler
-        return handler.EndpointHandler(str(folder))
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop("handler", None)
-
-
 def test_endpoint_handler_answers_and_returns_errors_not_tracebacks(exported):
     _, folder, clip_file = exported
-    handler = load_handler(folder)
+    handler = load_exported_handler(folder)
     answer = handler({"inputs": {"bvh": clip_file.read_text()}, "parameters": {"max_new_tokens": 3}})
     assert set(answer) == {"label", "scores", "explanation"}
     bad_requests = [

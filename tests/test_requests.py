@@ -12,12 +12,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from motion_files import layout_bvh
-from tiny_models import LABELS, LAYOUTS, tiny_model_and_processor
+from tiny_models import LABELS, LAYOUTS, load_exported_handler, save_tiny_run
 
 import eai_llm.pipeline_eai as pipeline_module
 from eai_llm.hub import export
-from eai_llm.layouts import get_layout
 from eai_llm.modeling_eai import EAILlamaForCausalLM
 from eai_llm.motion import MAX_FILE_BYTES, MAX_FRAMES, MAX_JOINTS, read_for_layouts
 from eai_llm.pipeline_eai import SkeletonEmotionPipeline
@@ -30,11 +28,8 @@ JOINTS = 24  # kdae24, the layout of the test clip
 def exported(tmp_path_factory):
     """A tiny model saved as train.py saves it, its export and a kdae24 BVH clip."""
     folder = tmp_path_factory.mktemp("requests")
-    model, processor = tiny_model_and_processor("all")
-    model.save_pretrained(folder / "run" / "model")
-    processor.save_pretrained(folder / "run" / "model")
-    layout_bvh(folder / "clip.bvh", get_layout("kdae24"))
-    return folder / "run" / "model", export(folder / "run" / "model", folder / "export"), folder / "clip.bvh"
+    model_dir, clip = save_tiny_run(folder)
+    return model_dir, export(model_dir, folder / "export"), clip
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +43,7 @@ def pipe(exported):
 def handler(exported):
     """The exported handler.py, as an endpoint loads it (the pipeline from the folder's remote code)."""
     _, folder, _ = exported
-    sys.path.insert(0, str(folder))
-    try:
-        import handler
-        return handler.EndpointHandler(str(folder))
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop("handler", None)
+    return load_exported_handler(folder)
 
 
 @pytest.fixture(scope="module")

@@ -99,3 +99,29 @@ def write_tiny_corpus(folder: Path, clips_per_corpus: int = 12) -> Path:
     save_corpus(build_corpus(lambda: iter(rows), names, seed=0), [get_layout(n) for n in ("xsens_mvn28", "kdae24")],
                 folder)
     return folder
+
+
+def save_tiny_run(folder: Path) -> tuple[Path, Path]:
+    """A tiny model saved as train.py saves it (``<folder>/run/model``) and a kdae24 BVH clip beside it."""
+    from motion_files import layout_bvh
+
+    model, processor = tiny_model_and_processor("all")
+    model.save_pretrained(folder / "run" / "model")
+    processor.save_pretrained(folder / "run" / "model")
+    layout_bvh(folder / "clip.bvh", get_layout("kdae24"))
+    return folder / "run" / "model", folder / "clip.bvh"
+
+
+def load_exported_handler(folder: Path):
+    """The exported ``handler.py``'s ``EndpointHandler``, as an endpoint loads it (the pipeline from the
+    folder's remote code)."""
+    import sys
+
+    sys.path.insert(0, str(folder))
+    try:
+        import handler
+        return handler.EndpointHandler(str(folder))
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("handler", None)
+
