@@ -213,26 +213,26 @@ def _to_library_frame(positions: np.ndarray, up_axis: str, units: str) -> np.nda
     return positions
 
 
-def _finish(positions, fps, layout: JointLayout, source, up_axis: str, units: str) -> Motion:
-    """The last step of every reader, and its one numeric check: ``positions (T, J, 3)`` in ``units``
-    with ``up_axis`` up → a :class:`Motion` in metres, +Y up, float32, missing samples repaired.
+def check_positions(positions, layout: JointLayout, source, up_axis: str = "y", units: str = "m") -> np.ndarray:
+    """The one numeric check of joint positions, for every reader and for request positions:
+    ``positions (T, J, 3)`` in ``units`` with ``up_axis`` up → float64 metres, +Y up.
 
-    ``positions`` must hold real numbers: an integer or float array (complex, boolean and non-numeric
-    arrays are refused, not cast). NaN marks a missing sample (:func:`repair_missing`); ±inf and any
+    ``positions`` must hold real numbers: an integer or float array (complex, boolean, string and object
+    arrays are refused, not cast), ``J`` the layout's joints (at most :data:`MAX_JOINTS`), at most
+    :data:`MAX_FRAMES` frames. NaN marks a missing sample (kept, for :func:`repair_missing`); ±inf and any
     coordinate beyond :data:`MAX_ABS_POSITION_M` metres are refused. The checks run in float64, so
-    nothing overflows unnoticed in the float32 cast; the repair interpolates between checked values.
+    nothing overflows unnoticed in a later float32 cast.
     """
     positions = np.asarray(positions)
     if positions.dtype.kind not in "iuf":
         raise _error(source, "positions", f"has dtype {positions.dtype}", "real numbers (an integer or float array)")
     if positions.ndim != 3 or positions.shape[2] != 3:
         raise _error(source, "positions", f"has shape {positions.shape}", "(frames, joints, 3)")
+    _check_count(source, "positions", positions.shape[0], "frames")
+    _check_count(source, "positions", positions.shape[1], "joints")
     if positions.shape[1] != layout.num_joints:
         raise _error(source, "positions", f"has {positions.shape[1]} joints",
                      f"{layout.num_joints} for layout {layout.name!r}")
-    fps = float(fps)
-    if not 0 < fps <= MAX_FPS:  # NaN fails too
-        raise _error(source, "fps", f"is {fps:g}", f"frames per second above 0 and at most {MAX_FPS:g} (MAX_FPS)")
     with np.errstate(invalid="ignore"):  # a signalling NaN (raw .npy bytes) becomes a quiet one: still missing
         positions = _to_library_frame(positions.astype(np.float64), up_axis, units)
     far = (np.abs(positions) > MAX_ABS_POSITION_M).any(axis=2)  # NaN compares False: missing, not far
@@ -242,6 +242,16 @@ def _finish(positions, fps, layout: JointLayout, source, up_axis: str, units: st
                      f"{layout.joint_names[j]!r} (in {int(far.any(axis=1).sum())} of {len(far)} frames)",
                      f"finite coordinates within {MAX_ABS_POSITION_M:g} m of the origin (MAX_ABS_POSITION_M; "
                      "NaN marks a missing sample)")
+    return positions
+
+
+def _finish(positions, fps, layout: JointLayout, source, up_axis: str, units: str) -> Motion:
+    """The last step of every reader: :func:`check_positions`, the frame rate checked, missing samples
+    repaired → a :class:`Motion` in metres, +Y up, float32."""
+    positions = check_positions(positions, layout, source, up_axis, units)
+    fps = float(fps)
+    if not 0 < fps <= MAX_FPS:  # NaN fails too
+        raise _error(source, "fps", f"is {fps:g}", f"frames per second above 0 and at most {MAX_FPS:g} (MAX_FPS)")
     positions = repair_missing(positions, fps, source)
     return Motion(positions=positions, fps=fps, layout=layout, source=str(source))
 

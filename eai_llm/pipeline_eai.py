@@ -45,7 +45,8 @@ import numpy as np
 from transformers import Pipeline
 
 from .inference import DEFAULT_MAX_NEW_TOKENS, explain
-from .motion import MAX_ABS_POSITION_M, MAX_FILE_BYTES, MAX_FPS, MAX_FRAMES, MAX_JOINTS, MotionFileError, read_for_layouts
+from .joint_layout import JointLayout
+from .motion import MAX_FILE_BYTES, MAX_FPS, MAX_FRAMES, MotionFileError, check_positions, read_for_layouts
 
 MAX_NEW_TOKENS = 512
 FILE_SUFFIXES = (".bvh", ".mvnx", ".npy", ".npz")
@@ -88,7 +89,7 @@ class SkeletonEmotionPipeline(Pipeline):
         Raises:
             ValueError: naming the field or parameter, what it is and what was expected.
         """
-        layouts = {layout["name"]: len(layout["joint_names"]) for layout in self.processor.feature_extractor.layouts}
+        layouts = {layout["name"]: JointLayout.from_dict(layout) for layout in self.processor.feature_extractor.layouts}
         parameters = _checked_parameters({} if parameters is None else parameters, layouts)
         clip = _checked_clip(inputs, layouts, read_files)
         given = [name for name in ("fps", "layout") if name in parameters]
@@ -120,7 +121,7 @@ class SkeletonEmotionPipeline(Pipeline):
         return model_outputs
 
 
-def _checked_parameters(parameters, layouts: dict[str, int]) -> dict:
+def _checked_parameters(parameters, layouts: dict[str, JointLayout]) -> dict:
     if not isinstance(parameters, dict):
         raise ValueError(f"'parameters' is {_shown(parameters)}, expected an object with some of {list(PARAMETERS)}")
     unknown = sorted(map(str, set(parameters) - set(PARAMETERS)))
@@ -144,7 +145,7 @@ def _checked_parameters(parameters, layouts: dict[str, int]) -> dict:
     return checked
 
 
-def _checked_clip(inputs, layouts: dict[str, int], read_files: bool):
+def _checked_clip(inputs, layouts: dict[str, JointLayout], read_files: bool):
     """``inputs`` → ``{"bvh": text}``, ``{"positions": array, "layout": name}`` or a ``Path``."""
     if isinstance(inputs, str) and _is_bvh(inputs):
         return {"bvh": _checked_bvh(inputs, "input")}
@@ -184,36 +185,33 @@ def _checked_bvh(text, name: str) -> str:
     return text
 
 
-def _checked_layout(layout, layouts: dict[str, int], name: str) -> str:
+def _checked_layout(layout, layouts: dict[str, JointLayout], name: str) -> str:
     if not isinstance(layout, str) or layout not in layouts:
         raise ValueError(f"{name} is {_shown(layout)}, expected one of this model's layouts {list(layouts)}")
     return layout
 
 
-def _checked_positions(positions, joints: int) -> np.ndarray:
-    """Positions → a float32 ``(T, joints, 3)`` array within the limits, or a ValueError."""
+def _checked_positions(positions, layout: JointLayout) -> np.ndarray:
+    """Request positions → a float32 ``(T, J, 3)`` array: bounded before conversion, then the readers' own
+    numeric check (:func:`~eai_llm.motion.check_positions`), and finite (a request has no frame rate to
+    repair gaps with)."""
     if isinstance(positions, list):  # a JSON list is measured before it is converted
         _check_frames(len(positions))
     try:
-        array = np.asarray(positions, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError):  # ragged, not numbers, or an integer beyond float range
+        array = np.asarray(positions)
+    except (ValueError, TypeError, OverflowError):  # ragged, or an integer beyond float range
         raise ValueError(f"field 'positions' is not {POSITIONS} (a ragged list, or a value that is not a "
                          "number in float range)") from None
-    if array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"field 'positions' has shape {array.shape}, expected {POSITIONS}")
-    _check_frames(array.shape[0])
-    if array.shape[1] > MAX_JOINTS:
-        raise ValueError(f"field 'positions' has {array.shape[1]} joints, expected at most {MAX_JOINTS} (MAX_JOINTS)")
-    if array.shape[1] != joints:
-        raise ValueError(f"field 'positions' has {array.shape[1]} joints, expected {joints} for its layout")
-    finite = np.isfinite(array).all(axis=(1, 2))
-    if not finite.all():
-        raise ValueError(f"field 'positions' has NaN/inf (or null) in frames {np.flatnonzero(~finite)[:10].tolist()}, "
+    if array.dtype == object:  # what numpy makes of null, or of an integer beyond float range
+        raise ValueError(f"field 'positions' is not {POSITIONS} (a value that is not a number: null, or an "
+                         "integer beyond float range)")
+    if array.ndim == 3:
+        _check_frames(array.shape[0])
+    array = check_positions(array, layout, "request")
+    missing = ~np.isfinite(array).all(axis=(1, 2))
+    if missing.any():
+        raise ValueError(f"field 'positions' has NaN (or null) in frames {np.flatnonzero(missing)[:10].tolist()}, "
                          "expected finite numbers")
-    largest = float(np.abs(array).max())
-    if largest > MAX_ABS_POSITION_M:
-        raise ValueError(f"field 'positions' has a value of magnitude {largest:g}, expected at most "
-                         f"{MAX_ABS_POSITION_M:g} (metres, MAX_ABS_POSITION_M)")
     return array.astype(np.float32)
 
 

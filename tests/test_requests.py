@@ -125,10 +125,11 @@ def test_positions_must_be_finite_numbers_within_range(handler, positions, no_mo
         frames[1][2][0] = value
         return {"inputs": {"positions": frames, "layout": "kdae24"}}
 
-    assert_refused(handler(request(1001.0)), "magnitude 1001", "at most 1000")
-    assert_refused(handler(request(float("nan"))), "NaN/inf", "[1]")
-    assert_refused(handler(request(None)), "NaN/inf")
-    assert_refused(handler(request("x")), "not (frames, joints, 3)")
+    assert_refused(handler(request(1001.0)), "[1001.0, ", "at frame 1", "within 1000 m")
+    assert_refused(handler(request(float("inf"))), "[inf, ", "at frame 1", "within 1000 m")
+    assert_refused(handler(request(float("nan"))), "NaN", "frames [1]", "finite")
+    assert_refused(handler(request(None)), "not a number")
+    assert_refused(handler(request("x")), "real numbers")  # a string among the numbers: not cast
     assert_refused(handler(request([1.0, 2.0])), "not (frames, joints, 3)")
     assert_refused(handler({"inputs": {"positions": positions.tolist(), "layout": "kinect_v3"}}), "kinect_v3",
                    "this model's layouts")
