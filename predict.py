@@ -33,7 +33,7 @@ def main(argv=None):
         layouts = SkeletonProcessor.from_pretrained(args.model).layouts  # to read the file before loading the model
         motion = read_for_layouts(args.motion_file, layouts, args.format, **options)
         model, processor = load_trained(args.model, PartialState().device)
-        result = explain(model, processor, motion.positions, motion.layout.name)
+        result = explain(model, processor, motion.positions, motion.layout.name, motion.fps)
     except (OSError, ValueError) as error:  # the message names the file, the field and what was expected
         raise SystemExit(f"predict.py: {error}") from None
     print(json.dumps(result, indent=2))

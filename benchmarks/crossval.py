@@ -265,7 +265,7 @@ def run_folds(config, methods, full, labels, corpora, pairs, workdir: Path) -> t
 def write_report(path: Path, args, config, full, pairs, chance: float, majority: float, results: dict, wall: float):
     """The settings, fold sizes and results as JSON."""
     report = {"corpus": list(args.corpus), "config": args.config, "group": args.group, "folds": args.folds,
-              "seed": args.seed, "epochs": config.align.epochs, "clips": len(full), "chance": chance,
+              "seed": args.seed, "epochs": config.align.epochs, "min_steps": config.align.min_steps, "clips": len(full), "chance": chance,
               "majority_class": majority, "fold_sizes": [[len(a), len(b)] for a, b in pairs],
               "results": results, "wall_seconds": wall}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,7 +294,7 @@ def main(argv=None):
 
     results = {name: {**summary(values), "seconds": seconds[name]} for name, values in scores.items()}
     print(f"\n{protocol}; {len(full)} clips; chance {chance:.3f}, majority class {majority:.3f}; "
-          f"stage-1 epochs {config.align.epochs}")
+          f"stage-1 epochs {config.align.epochs}, at least {config.align.min_steps} steps")
     print_table(results, args.folds)
     wall = time.perf_counter() - started
     print(f"\nwall time {wall:.0f} s")

@@ -3,8 +3,9 @@
     python benchmarks/processor.py --corpus outputs/demo/corpus
 
 Prints one processed mixed-layout batch (shapes, masks), then clips per second for reading rows
-from the corpus and for the processor at several batch sizes (mean of --repeats passes over
-the training split, after one warm-up pass).
+from the corpus and for the processor at several batch sizes, without and with the movement
+descriptors and facing of the shipped configs (mean of --repeats passes over the training split,
+after one warm-up pass).
 """
 
 import argparse
@@ -13,6 +14,8 @@ import time
 import numpy as np
 
 from eai_llm.corpus import clip_positions, load_corpus
+from eai_llm.descriptors import DESCRIPTORS
+from eai_llm.layouts import get_layout
 from eai_llm.processing_eai import SkeletonProcessor
 
 
@@ -38,7 +41,10 @@ def main(argv=None):
 
     train = load_corpus(args.corpus)["train"].with_format("numpy")
     layout_names = sorted({str(name) for name in train["layout"]})
-    processor = SkeletonProcessor(layouts=layout_names, num_frames=args.num_frames)
+    layouts_used = [get_layout(name) for name in layout_names]  # load_corpus registered the corpus's layouts
+    plain = SkeletonProcessor(layouts=layouts_used, num_frames=args.num_frames)
+    processor = SkeletonProcessor(layouts=layouts_used, num_frames=args.num_frames, descriptors=list(DESCRIPTORS),
+                                  face_forward=True)
 
     def read_rows(indices):
         rows = train[indices]
@@ -47,13 +53,15 @@ def main(argv=None):
     indices = list(range(len(train)))
     clips = read_rows(indices)
     layouts = [str(name) for name in train["layout"]]
+    rates = [float(rate) for rate in train["fps"]]
     frames = np.array([len(c) for c in clips])
     print(f"corpus {args.corpus}: {len(clips)} training clips, layouts {layout_names}, "
           f"frames per clip {frames.min()}-{frames.max()} (median {int(np.median(frames))})")
 
     # One mixed batch: the first clip of each layout.
     firsts = [layouts.index(name) for name in layout_names]
-    sample = processor([clips[i] for i in firsts], [layouts[i] for i in firsts], return_tensors="pt")
+    sample = processor([clips[i] for i in firsts], [layouts[i] for i in firsts], [rates[i] for i in firsts],
+                       return_tensors="pt")
     print("one batch, one clip per layout:")
     for key, value in sample.items():
         print(f"  {key:16s} {tuple(value.shape)} {value.dtype}")
@@ -64,14 +72,17 @@ def main(argv=None):
     print(f"\nthroughput on this machine (clips/s, mean of {args.repeats} passes over {len(clips)} clips):")
     for batch_size in (16, 64):
         read = clips_per_second(lambda ids: [read_rows(b) for b in batches(ids, batch_size)], indices, args.repeats)
-        pairs = list(zip(clips, layouts))
+        items = list(zip(clips, layouts, rates))
 
-        def process(items):
+        def process(items, processor):
             for chunk in batches(items, batch_size):
-                processor([c for c, _ in chunk], [l for _, l in chunk], return_tensors="pt")
+                processor([c for c, _, _ in chunk], [l for _, l, _ in chunk], [r for _, _, r in chunk],
+                          return_tensors="pt")
 
-        speed = clips_per_second(process, pairs, args.repeats)
-        print(f"  batch {batch_size:3d}: read from Arrow {read:8.0f}   SkeletonProcessor {speed:8.0f}")
+        bare = clips_per_second(lambda items: process(items, plain), items, args.repeats)
+        full = clips_per_second(lambda items: process(items, processor), items, args.repeats)
+        print(f"  batch {batch_size:3d}: read from Arrow {read:8.0f}   SkeletonProcessor {bare:8.0f}   "
+              f"with descriptors and facing {full:8.0f}")
 
 
 if __name__ == "__main__":

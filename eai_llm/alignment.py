@@ -23,6 +23,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -30,6 +31,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from .configuration_eai import EAISkeletonConfig
 from .corpus import clip_positions, load_corpora
+from .descriptors import DESCRIPTORS
 from .evaluation import accuracy_by_corpus
 from .folders import check_replaceable, write_file, write_folder
 from .labels import label_prompt, merged_label
@@ -94,8 +96,9 @@ class SkeletonTextAlignment(nn.Module):
         self.register_buffer("corpus_label_mask", corpus_label_mask)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / temperature)), requires_grad=learn_temperature)
 
-    def forward(self, skeleton_values, joint_mask, frame_mask, layout_ids, labels, corpus_ids) -> dict:
-        out = self.encoder(skeleton_values, joint_mask, frame_mask, layout_ids)
+    def forward(self, skeleton_values, joint_mask, frame_mask, layout_ids, motion_descriptors, labels,
+                corpus_ids) -> dict:
+        out = self.encoder(skeleton_values, joint_mask, frame_mask, layout_ids, motion_descriptors)
         logits = mask_to_corpus(out.logits, self.corpus_label_mask[corpus_ids])
         loss = F.cross_entropy(logits, labels)
         scale = self.logit_scale.exp().clamp(max=100)
@@ -161,7 +164,7 @@ class SkeletonCollator:
 
     def __call__(self, rows: list[dict]) -> dict:
         batch = self.processor([clip_positions(row) for row in rows], [str(row["layout"]) for row in rows],
-                               return_tensors="pt")
+                               [float(row["fps"]) for row in rows], return_tensors="pt")
         batch["labels"] = torch.tensor([self.row_label_ids[int(row["label"])] for row in rows])
         batch["corpus_ids"] = torch.tensor([self.vocabulary.corpus_id_of(str(row["corpus"])) for row in rows])
         return dict(batch)
@@ -174,6 +177,23 @@ def warmup_step_decay(warmup_steps: int, decay_steps: list[int], factor: float =
             return (step + 1) / warmup_steps
         return factor ** sum(step >= s for s in decay_steps)
     return multiplier
+
+
+def descriptor_statistics(processor: SkeletonProcessor, split, batch_size: int = 256) -> tuple[list, list]:
+    """Mean and standard deviation over ``split``'s clips of each of the processor's descriptors (absent
+    values left out); a descriptor no clip has, or one without spread, gets mean 0 and scale 1."""
+    rows = split.select_columns(["positions", "num_joints", "layout", "fps"]).with_format("numpy")
+    chunks = [np.zeros((0, len(processor.descriptors)))]
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        items = [{key: chunk[key][i] for key in chunk} for i in range(len(chunk["layout"]))]
+        chunks.append(processor([clip_positions(item) for item in items], [str(item["layout"]) for item in items],
+                                [float(item["fps"]) for item in items])["motion_descriptors"])
+    values = np.concatenate(chunks).astype(np.float64)  # (N, K)
+    seen = np.isfinite(values).any(axis=0)
+    mean = np.where(seen, np.nanmean(np.where(seen, values, 0.0), axis=0), 0.0)
+    scale = np.where(seen, np.nanstd(np.where(seen, values, 0.0), axis=0), 1.0)
+    return mean.tolist(), np.where(scale > 1e-8, scale, 1.0).tolist()
 
 
 @torch.no_grad()
@@ -214,14 +234,14 @@ def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncode
     names = sorted(set(corpus["train"]["corpus"]))
     parts = {"encoder": corpus} if config.align.joint else {
         f"encoder-{name}": corpus.filter(lambda c, name=name: c == name, input_columns="corpus") for name in names}
-    results, speeds = {"labels": [], "predictions": [], "corpora": []}, []
+    results, speeds, steps = {"labels": [], "predictions": [], "corpora": []}, [], {}
     for folder, part in parts.items():
-        encoder, result, speed = _train_one(config, part, text_encoder, output_dir / folder)
+        encoder, result, speed, steps[folder] = _train_one(config, part, text_encoder, output_dir / folder)
         for key in results:
             results[key] += result[key]
         speeds.append(speed)
     accuracy = accuracy_by_corpus(results["labels"], results["predictions"], results["corpora"])
-    metrics = {"loss": config.align.loss, "joint": config.align.joint,
+    metrics = {"loss": config.align.loss, "joint": config.align.joint, "optimizer_steps": steps,
                "accuracy": {**accuracy, "train_clips_per_second": sum(speeds) / len(speeds)}}
     if process_state().is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -230,40 +250,50 @@ def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncode
     return encoder, metrics
 
 
-def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tuple[EAISkeletonEncoder, dict, float]:
+def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tuple[EAISkeletonEncoder, dict, float,
+                                                                                   int]:
     """Train one encoder on ``corpus["train"]``, save it (with its processor and test accuracy) to
-    ``save_dir``; returns the encoder, its test predictions (:func:`predict`) and clips/s in training."""
+    ``save_dir``; returns the encoder, its test predictions (:func:`predict`), clips/s in training and the
+    optimizer steps taken."""
     check_replaceable(save_dir)  # refused now, not after the training
     set_seed(config.seed)
     train, test = corpus["train"], corpus["test"]
     vocabulary = LabelVocabulary.from_split(train)
     layouts = [get_layout(name) for name in sorted(set(train["layout"]) | set(test["layout"]))]
-    processor = SkeletonProcessor(layouts=layouts, num_frames=config.num_frames)
+    processor = SkeletonProcessor(layouts=layouts, num_frames=config.num_frames,
+                                  descriptors=list(DESCRIPTORS) if config.encoder.descriptors else [],
+                                  face_forward=config.encoder.face_forward)
+    mean, scale = descriptor_statistics(processor, train)
     text_features = text_encoder(vocabulary.prompts())
     encoder = EAISkeletonEncoder(EAISkeletonConfig(
         layouts=processor.layouts, num_frames=config.num_frames, token_dim=text_features.shape[1],
         id2label=dict(enumerate(vocabulary.labels)), corpus_labels=vocabulary.corpus_labels,
+        descriptor_names=processor.descriptors, descriptor_mean=mean, descriptor_scale=scale,
         **config.encoder.fields()))
     align = config.align
     module = SkeletonTextAlignment(encoder, text_features, vocabulary.corpus_label_mask, align.loss,
                                    align.temperature, align.learn_temperature)
     collator = SkeletonCollator(processor, vocabulary, train.features["label"].names)
 
+    # the schedule in optimizer steps: epochs' worth, stretched to at least align.min_steps
+    steps_per_epoch = math.ceil(len(train) / (align.batch_size * process_state().num_processes))
+    steps = max(align.epochs * steps_per_epoch, align.min_steps)
+    step_of_epoch = steps / align.epochs
     args = TrainingArguments(
         output_dir=str(save_dir.with_name(f"checkpoints-{save_dir.name}")), per_device_train_batch_size=align.batch_size,
-        num_train_epochs=align.epochs, save_strategy="no", report_to="none", remove_unused_columns=False,
+        max_steps=steps, save_strategy="no", report_to="none", remove_unused_columns=False,
         dataloader_pin_memory=torch.cuda.is_available(), logging_steps=10, seed=config.seed,
         max_grad_norm=align.max_grad_norm, ddp_find_unused_parameters=align.loss != "st",  # ce/se skip token heads
         use_cpu=not torch.cuda.is_available(),
         disable_tqdm=False)
-    steps_per_epoch = math.ceil(len(train) / (align.batch_size * args.world_size))
     optimizer = torch.optim.SGD(module.parameters(), lr=align.learning_rate, momentum=align.momentum,
                                 nesterov=True, weight_decay=align.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_step_decay(
-        align.warmup_epochs * steps_per_epoch, [e * steps_per_epoch for e in align.decay_epochs]))
+        round(align.warmup_epochs * step_of_epoch), [round(e * step_of_epoch) for e in align.decay_epochs]))
     trainer = Trainer(model=module, args=args, train_dataset=train.with_format("numpy"), data_collator=collator,
                       optimizers=(optimizer, schedule))
-    speed = trainer.train().metrics["train_samples_per_second"]
+    trained = trainer.train()
+    speed = trained.metrics["train_samples_per_second"]
 
     result = predict(encoder, collator, test)
     if trainer.is_world_process_zero():
@@ -275,4 +305,4 @@ def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tup
             (folder / "metrics.json").write_text(json.dumps({**scores, "train_clips_per_second": speed}, indent=2))
 
         write_folder(save_dir, write)
-    return encoder, result, speed
+    return encoder, result, speed, trained.global_step

@@ -34,6 +34,10 @@ class EAISkeletonConfig(PreTrainedConfig):
         id2label / label2id: the label vocabulary of the classification head (merged across corpora).
         corpus_labels: the labels each training corpus has (``{corpus: [label, ...]}``), for masking the
             logits of a sample to its corpus's labels.
+        descriptor_names: the movement descriptors fused into the semantic token (the processor's
+            ``descriptors``, in its order; empty: none).
+        descriptor_mean / descriptor_scale: per descriptor, the training corpus's mean and standard
+            deviation; the encoder standardises with them, and an absent (NaN) value becomes the mean.
     """
 
     model_type = "eai_skeleton_encoder"
@@ -47,11 +51,26 @@ class EAISkeletonConfig(PreTrainedConfig):
     token_dim: int = 768
     dropout: float = 0.0
     corpus_labels: dict | None = None
+    descriptor_names: list[str] | tuple[str, ...] = ()
+    descriptor_mean: list[float] | tuple[float, ...] = ()
+    descriptor_scale: list[float] | tuple[float, ...] = ()
 
     def __post_init__(self, **kwargs):
         self.layouts = [layout_definition(layout, "EAISkeletonConfig") for layout in self.layouts or []]
         self.block_channels, self.block_strides = list(self.block_channels), list(self.block_strides)
+        self.descriptor_names = list(self.descriptor_names)
+        self.descriptor_mean = [float(v) for v in self.descriptor_mean]
+        self.descriptor_scale = [float(v) for v in self.descriptor_scale]
         super().__post_init__(**kwargs)
+        count = len(self.descriptor_names)
+        if len(self.descriptor_mean) != count or len(self.descriptor_scale) != count:
+            raise ValueError(f"EAISkeletonConfig: 'descriptor_mean' ({len(self.descriptor_mean)}) and "
+                             f"'descriptor_scale' ({len(self.descriptor_scale)}) need one value per name of "
+                             f"'descriptor_names' ({count})")
+        if not all(math.isfinite(m) for m in self.descriptor_mean) or not all(
+                math.isfinite(s) and s > 0 for s in self.descriptor_scale):
+            raise ValueError("EAISkeletonConfig: 'descriptor_mean' must be finite and 'descriptor_scale' finite and "
+                             "positive")
         if not self.block_channels or len(self.block_channels) != len(self.block_strides):
             raise ValueError(f"EAISkeletonConfig: 'block_channels' ({len(self.block_channels)}) and "
                              f"'block_strides' ({len(self.block_strides)}) need the same non-zero length")

@@ -60,12 +60,13 @@ def evaluate_split(model, processor, split, modes: tuple[str, ...] = ("generate"
     rows = split.with_format("numpy")
     clips = [clip_positions(rows[i]) for i in range(len(rows))]
     layouts = [str(layout) for layout in split["layout"]]
+    rates = [float(f) for f in split["fps"]]
     truth = [merged_label(names[i]) for i in split["label"]]
     corpora = [str(c) for c in split["corpus"]]
     metrics, confusion, predictions = {}, {}, {}
     if "generate" in modes:
         answers = generate_answers(model, processor, [processor.recognition_prompt()] * len(clips), clips, layouts,
-                                   max_new_tokens=24, batch_size=batch_size)
+                                   max_new_tokens=24, batch_size=batch_size, fps=rates)
         predictions["generate"] = [parse_label(a, labels) for a in answers]
     if "score" in modes:
         corpus_labels = model.config.skeleton_config.corpus_labels or {}
@@ -74,7 +75,8 @@ def evaluate_split(model, processor, split, modes: tuple[str, ...] = ("generate"
             candidates = corpus_labels.get(corpus, labels)
             where = [i for i, c in enumerate(corpora) if c == corpus]
             scores = score_answers(model, processor, [clips[i] for i in where], [layouts[i] for i in where],
-                                   [processor.recognition_answer(label) for label in candidates], batch_size)
+                                   [processor.recognition_answer(label) for label in candidates], batch_size,
+                                   fps=[rates[i] for i in where])
             for i, best in zip(where, scores.argmax(1)):
                 predicted[i] = candidates[best]
         predictions["score"] = predicted
@@ -88,7 +90,8 @@ def evaluate_split(model, processor, split, modes: tuple[str, ...] = ("generate"
     if described:
         prompts = [processor.description_prompt(truth[i]) for i in described]
         generated = generate_answers(model, processor, prompts, [clips[i] for i in described],
-                                     [layouts[i] for i in described], max_new_tokens, batch_size)
+                                     [layouts[i] for i in described], max_new_tokens, batch_size,
+                                     fps=[rates[i] for i in described])
         references = [descriptions[i] for i in described]
         metrics["description"] = description_metrics(generated, references)
         samples = [{"corpus": corpora[i], "label": truth[i], "generated": g, "reference": r}

@@ -84,11 +84,11 @@ def model_card(model: EAILlamaForCausalLM, run_dir: Path) -> str:
              'explain("clip.bvh")  # {"label": ..., "scores": {...}, "explanation": ...}', "",
              'model = AutoModelForCausalLM.from_pretrained("<this repo>", trust_remote_code=True)',
              'processor = AutoProcessor.from_pretrained("<this repo>", trust_remote_code=True)',
-             "inputs = processor(processor.recognition_prompt(), positions, layouts)  # positions (T, J, 3), metres, +Y up",
+             "inputs = processor(processor.recognition_prompt(), positions, layout, fps=fps)  # (T, J, 3), metres, +Y up",
              "answer = processor.batch_decode(model.generate(**inputs, max_new_tokens=24)[:, inputs['input_ids'].shape[1]:])",
              "```", "",
              "Inference Endpoints: `handler.py` takes `{\"inputs\": {\"bvh\": \"HIERARCHY ...\"}}` or "
-             "`{\"inputs\": {\"positions\": [...], \"layout\": \"...\"}}` and returns `{\"label\", \"scores\", "
+             "`{\"inputs\": {\"positions\": [...], \"layout\": \"...\", \"fps\": 30}}` and returns `{\"label\", \"scores\", "
              "\"explanation\"}`.", "",
              "## Prompts (the paper's)", "", f"- recognition: `{RECOGNITION_QUESTION}` → \"This is a/an [adjective] person.\"",
              f"- description: `{DESCRIPTION_QUESTION}`", "",

@@ -41,13 +41,17 @@ def _batches(items: list, size: int):
 
 @torch.no_grad()
 def generate_answers(model, processor, prompts: list[str], clips: list[np.ndarray] | None = None,
-                     layouts: list[str] | None = None, max_new_tokens: int = 32, batch_size: int = 16) -> list[str]:
-    """Greedy answers to rendered ``prompts`` (with one clip each, or text-only when ``clips`` is None)."""
+                     layouts: list[str] | None = None, max_new_tokens: int = 32, batch_size: int = 16,
+                     fps: list[float] | None = None) -> list[str]:
+    """Greedy answers to rendered ``prompts`` (with one clip each, its layout name and frame rate, or
+    text-only when ``clips`` is None)."""
     model.eval()
     answers = []
     for chunk in _batches(list(range(len(prompts))), batch_size):
-        batch = processor([prompts[i] for i in chunk], [clips[i] for i in chunk] if clips is not None else None,
-                          [layouts[i] for i in chunk] if clips is not None else None).to(model.device)
+        with_clips = clips is not None
+        batch = processor([prompts[i] for i in chunk], [clips[i] for i in chunk] if with_clips else None,
+                          [layouts[i] for i in chunk] if with_clips else None,
+                          fps=[fps[i] for i in chunk] if with_clips and fps is not None else None).to(model.device)
         output = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                                 pad_token_id=processor.pad_token_id)
         answers += [text.strip() for text in processor.batch_decode(output[:, batch["input_ids"].shape[1]:],
@@ -57,9 +61,10 @@ def generate_answers(model, processor, prompts: list[str], clips: list[np.ndarra
 
 @torch.no_grad()
 def score_answers(model, processor, clips: list[np.ndarray], layouts: list[str], answers: list[str],
-                  batch_size: int = 16) -> np.ndarray:
+                  batch_size: int = 16, fps: list[float] | None = None) -> np.ndarray:
     """Log-likelihood ``(B, K)`` of each of the ``K`` candidate ``answers`` to the recognition prompt, for
-    each clip. The prompt runs once per clip; its KV cache is copied for the ``K`` candidates."""
+    each clip (with its layout name and frame rate). The prompt runs once per clip; its KV cache is copied
+    for the ``K`` candidates."""
     model.eval()
     tokenizer = processor.tokenizer
     completions = tokenizer([processor.render_completion(a) for a in answers], add_special_tokens=False)["input_ids"]
@@ -71,7 +76,8 @@ def score_answers(model, processor, clips: list[np.ndarray], layouts: list[str],
     scores = []
     for chunk in _batches(list(range(len(clips))), batch_size):
         batch = processor([processor.recognition_prompt()] * len(chunk), [clips[i] for i in chunk],
-                          [layouts[i] for i in chunk]).to(model.device)
+                          [layouts[i] for i in chunk],
+                          fps=[fps[i] for i in chunk] if fps is not None else None).to(model.device)
         prompt = model(**batch, use_cache=True, logits_to_keep=1)
         first = prompt.logits[:, -1].float().log_softmax(-1)[:, candidate_ids[:, 0]]  # (b, K)
         cache = prompt.cache
@@ -85,16 +91,18 @@ def score_answers(model, processor, clips: list[np.ndarray], layouts: list[str],
     return torch.cat(scores).numpy()
 
 
-def explain(model, processor, positions: np.ndarray, layout: str,
+def explain(model, processor, positions: np.ndarray, layout: str, fps: float | None = None,
             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> dict:
-    """One clip ``(T, J, 3)`` → ``{"label", "scores", "explanation"}``: the label ranked first by the
-    LLM's likelihood over the model's labels (scores: softmax over them), then the description prompt
-    with that label."""
+    """One clip ``(T, J, 3)`` at ``fps`` → ``{"label", "scores", "explanation"}``: the label ranked first
+    by the LLM's likelihood over the model's labels (scores: softmax over them), then the description
+    prompt with that label."""
     labels = model.config.labels
-    loglik = score_answers(model, processor, [positions], [layout], [processor.recognition_answer(l) for l in labels])[0]
+    rates = None if fps is None else [fps]
+    loglik = score_answers(model, processor, [positions], [layout], [processor.recognition_answer(l) for l in labels],
+                           fps=rates)[0]
     probabilities = np.exp(loglik - loglik.max())
     probabilities /= probabilities.sum()
     label = labels[int(loglik.argmax())]
     explanation = generate_answers(model, processor, [processor.description_prompt(label)], [positions], [layout],
-                                   max_new_tokens)[0]
+                                   max_new_tokens, fps=rates)[0]
     return {"label": label, "scores": {l: float(p) for l, p in zip(labels, probabilities)}, "explanation": explanation}

@@ -51,7 +51,7 @@ class InstructionCollator:
                 prompts.append(self.processor.recognition_prompt())
                 answers.append(self.processor.recognition_answer(label))
         batch = self.processor(prompts, [clip_positions(row) for row in rows], [str(row["layout"]) for row in rows],
-                               completions=answers, return_tensors="pt")
+                               completions=answers, return_tensors="pt", fps=[float(row["fps"]) for row in rows])
         return dict(batch)
 
 

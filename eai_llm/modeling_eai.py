@@ -7,6 +7,7 @@ with the paper's multi-granularity skeleton tokenizer (MGST, §3.1) and unified-
 
     skeleton_values (B, 3, T, V) + velocity (B, 3, T, V)  ──blocks──▶  F (B, C, T', V)
         semantic token  z_g = Linear(masked mean of F over T', V)            (B, D)
+                              + Linear(standardised motion_descriptors (B, K))   (when K > 0)
         spatial tokens  z_s = 1x1 conv(masked mean of F over T')              (B, V, D), mask (B, V)
         temporal tokens z_t = 1x1 conv(masked mean of F over V)               (B, T', D), mask (B, T')
         logits          = Linear(dropout(z_g))                                (B, num_labels)
@@ -17,6 +18,13 @@ real clip's tokens do not depend on how wide the batch is padded. Two limits, by
 CTR-GCN blocks: in training mode BatchNorm statistics include padded joints; and padded *frames*
 are data to the temporal convolutions and the topology refinement (as in CTR-GCN's repeat
 padding) — the frame mask keeps them out of pooling and of the temporal-token mask only.
+
+The descriptor term fuses the clip's interpretable movement descriptors (speed, jerk, expansiveness,
+head height, pauses, ...: :mod:`eai_llm.descriptors`, computed by the processor at the clip's own
+frame rate) into the token the classifier and the LLM read. The graph network sees a clip resampled to
+``T`` frames, centred and scaled, so absolute tempo and body-size-relative speed reach it only
+indirectly; the descriptors carry them, and on small real corpora they generalise across actions where
+the learned features do not (docs/results.md).
 
 With linear (1x1) token heads, pooling the spatial or temporal tokens (as L_st does, see
 ``alignment.py``) equals a linear map of the pooled block output, the same feature ``z_g`` sees.
@@ -200,18 +208,21 @@ class EAISkeletonEncoder(EAISkeletonPreTrainedModel):
         self.semantic_head = nn.Linear(width, dim)
         self.spatial_head = nn.Conv1d(width, dim, 1)
         self.temporal_head = nn.Conv1d(width, dim, 1)
+        self.descriptor_head = nn.Linear(len(config.descriptor_names), dim) if config.descriptor_names else None
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(dim, len(config.id2label))
         self.post_init()
 
     def forward(self, skeleton_values: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor,
-                layout_ids: torch.Tensor) -> EAISkeletonEncoderOutput:
+                layout_ids: torch.Tensor, motion_descriptors: torch.Tensor | None = None) -> EAISkeletonEncoderOutput:
         """
         Args:
             skeleton_values: ``(B, 3, T, V)`` from ``SkeletonProcessor``.
             joint_mask: ``(B, V)``; frame_mask: ``(B, T)``; layout_ids: ``(B,)`` indices into ``config.layouts``.
+            motion_descriptors: ``(B, K)`` raw descriptor values in ``config.descriptor_names`` order, NaN
+                where absent; needed when ``K > 0``.
         """
-        self._check_inputs(skeleton_values, joint_mask, frame_mask, layout_ids)
+        self._check_inputs(skeleton_values, joint_mask, frame_mask, layout_ids, motion_descriptors)
         joint_mask = joint_mask.to(skeleton_values.dtype)
         x = self.input_norm(self.with_velocity(skeleton_values, frame_mask)) * joint_mask[:, None, None, :]
         for block in self.blocks:
@@ -224,6 +235,12 @@ class EAISkeletonEncoder(EAISkeletonPreTrainedModel):
         over_joints = (x * joint_mask[:, None, None, :]).sum(3) / joint_mask.sum(1)[:, None, None]  # (B, C, T')
 
         semantic = self.semantic_head(pooled)
+        if self.descriptor_head is not None:
+            # the statistics live in the config (readable, set once at training), not in the weights file
+            mean, scale = (pooled.new_tensor(values) for values in (self.config.descriptor_mean,
+                                                                         self.config.descriptor_scale))
+            standardised = (motion_descriptors.to(pooled.dtype) - mean) / scale
+            semantic = semantic + self.descriptor_head(standardised.nan_to_num(0.0))  # absent: the mean
         spatial = self.spatial_head(over_time).transpose(1, 2) * joint_mask[..., None]
         temporal = self.temporal_head(over_joints).transpose(1, 2) * temporal_mask[..., None]
         return EAISkeletonEncoderOutput(
@@ -241,8 +258,13 @@ class EAISkeletonEncoder(EAISkeletonPreTrainedModel):
         velocity = torch.nn.functional.pad(step * both_real, (0, 0, 0, 1))
         return torch.cat([skeleton_values, velocity], dim=1)
 
-    def _check_inputs(self, skeleton_values, joint_mask, frame_mask, layout_ids):
+    def _check_inputs(self, skeleton_values, joint_mask, frame_mask, layout_ids, motion_descriptors):
         config = self.config
+        count = len(config.descriptor_names)
+        if count and (motion_descriptors is None or tuple(motion_descriptors.shape) != (len(layout_ids), count)):
+            found = "none" if motion_descriptors is None else f"shape {tuple(motion_descriptors.shape)}"
+            raise ValueError(f"motion_descriptors: {found}, expected (B, {count}) values of {config.descriptor_names} "
+                             "(SkeletonProcessor with the same 'descriptors')")
         expected = (3, config.num_frames, config.max_joints)
         if skeleton_values.ndim != 4 or tuple(skeleton_values.shape[1:]) != expected:
             raise ValueError(f"skeleton_values has shape {tuple(skeleton_values.shape)}, expected (B, {expected[0]}, "
@@ -304,7 +326,7 @@ class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
     :meth:`from_parts` does; otherwise they are built from ``config``.
     """
 
-    _skeleton_inputs = ("skeleton_values", "joint_mask", "frame_mask", "layout_ids")
+    _skeleton_inputs = ("skeleton_values", "joint_mask", "frame_mask", "layout_ids", "motion_descriptors")
 
     def __init__(self, config: EAIConfig, skeleton_encoder: EAISkeletonEncoder | None = None,
                  language_model: PreTrainedModel | None = None):
@@ -349,25 +371,27 @@ class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
         return self
 
     def get_skeleton_tokens(self, skeleton_values: torch.Tensor, joint_mask: torch.Tensor,
-                            frame_mask: torch.Tensor, layout_ids: torch.Tensor) -> torch.Tensor:
+                            frame_mask: torch.Tensor, layout_ids: torch.Tensor,
+                            motion_descriptors: torch.Tensor | None = None) -> torch.Tensor:
         """Skeleton inputs (see :class:`EAISkeletonEncoder`) → projected tokens ``(B, N, H)``."""
         encoded = self.skeleton_encoder(skeleton_values.to(self.projector.weight.dtype), joint_mask, frame_mask,
-                                        layout_ids)
+                                        layout_ids, motion_descriptors)
         tokens = {"semantic": encoded.semantic_token[:, None], "spatial": encoded.spatial_tokens,
                   "temporal": encoded.temporal_tokens}
         return self.projector(torch.cat([tokens[part] for part, _ in self.config.skeleton_token_parts], dim=1))
 
     def forward(self, input_ids: torch.LongTensor | None = None, skeleton_values: torch.Tensor | None = None,
                 joint_mask: torch.Tensor | None = None, frame_mask: torch.Tensor | None = None,
-                layout_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                layout_ids: torch.Tensor | None = None, motion_descriptors: torch.Tensor | None = None,
+                attention_mask: torch.Tensor | None = None,
                 position_ids: torch.LongTensor | None = None, cache=None, inputs_embeds: torch.Tensor | None = None,
                 labels: torch.LongTensor | None = None, use_cache: bool | None = None,
                 logits_to_keep: int | torch.Tensor = 0, **kwargs) -> EAICausalLMOutputWithPast:
         r"""
         Args:
             input_ids: ``(B, L)`` prompt ids with ``N`` ``<skeleton>`` ids per clip (from ``EAIProcessor``).
-            skeleton_values, joint_mask, frame_mask, layout_ids: ``(B, 3, T, V)``, ``(B, V)``, ``(B, T)``,
-                ``(B,)`` from the processor; needed whenever ``input_ids`` hold placeholders (the first
+            skeleton_values, joint_mask, frame_mask, layout_ids, motion_descriptors: ``(B, 3, T, V)``,
+                ``(B, V)``, ``(B, T)``, ``(B,)``, ``(B, K)`` from the processor; needed whenever ``input_ids`` hold placeholders (the first
                 generation step; later steps read the skeleton from the cache).
             attention_mask: ``(B, L)`` 1 for tokens to attend to; 0 for padding and padded skeleton tokens.
             labels: ``(B, L)`` target ids, -100 where no loss is taken; forced to -100 on placeholders.
@@ -382,7 +406,8 @@ class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
             placeholders = input_ids == self.config.skeleton_token_id
             inputs_embeds = self.get_input_embeddings()(input_ids)
             if skeleton_values is not None:
-                skeleton_tokens = self.get_skeleton_tokens(skeleton_values, joint_mask, frame_mask, layout_ids)
+                skeleton_tokens = self.get_skeleton_tokens(skeleton_values, joint_mask, frame_mask, layout_ids,
+                                                           motion_descriptors)
                 self._check_placeholders(placeholders, skeleton_tokens.shape[:2])
                 inputs_embeds = inputs_embeds.masked_scatter(placeholders[..., None],
                                                              skeleton_tokens.to(inputs_embeds.dtype))

@@ -10,7 +10,8 @@ Published models carry it as remote code, so with only transformers installed::
 Inputs, one clip a call (a non-empty list of clips gives a list of results):
 
 - a string starting with ``HIERARCHY`` (leading whitespace allowed), or ``{"bvh": text}``: BVH text;
-- ``{"positions": (T, J, 3) nested lists or array, metres, +Y up, "layout": name}``;
+- ``{"positions": (T, J, 3) nested lists or array, metres, +Y up, "layout": name, "fps": number}``
+  (``fps`` may be left out only for a model that computes no movement descriptors);
 - any other string, or an ``os.PathLike``: the path of a local ``.bvh``, ``.mvnx``, ``.npy`` or ``.npz``
   file, read with :func:`~eai_llm.motion.read_for_layouts`. The pipeline reads any file its caller names,
   so it is for local use: the Inference Endpoints handler (``endpoint_handler.py``) checks requests with
@@ -27,7 +28,7 @@ work is done (a request over them is a ``ValueError`` naming the field and the l
   ``J <= MAX_JOINTS`` (512) and equal to the layout's joint count, every ``|value| <= MAX_ABS_POSITION_M``
   (1000 m); ``layout`` one of the model's layout names.
 - ``max_new_tokens``: an integer (not a bool) from 1 to ``MAX_NEW_TOKENS`` (512).
-- ``fps``: a number (not a bool) with ``0 < fps <= MAX_FPS`` (1000).
+- ``fps`` (parameter or field): a number (not a bool) with ``0 < fps <= MAX_FPS`` (1000).
 
 Files (and BVH text, which is read through a temporary file) are held to the same limits by the readers
 of :mod:`~eai_llm.motion`. Messages name BVH text as ``request BVH``, never by its temporary file.
@@ -91,7 +92,7 @@ class SkeletonEmotionPipeline(Pipeline):
         """
         layouts = {layout["name"]: JointLayout.from_dict(layout) for layout in self.processor.feature_extractor.layouts}
         parameters = _checked_parameters({} if parameters is None else parameters, layouts)
-        clip = _checked_clip(inputs, layouts, read_files)
+        clip = _checked_clip(inputs, layouts, read_files, bool(self.processor.feature_extractor.descriptors))
         given = [name for name in ("fps", "layout") if name in parameters]
         if given and not (isinstance(clip, Path) and clip.suffix.lower() in ARRAY_SUFFIXES):
             raise ValueError(f"parameter {given[0]!r} applies to .npy/.npz files only, and the input is "
@@ -107,15 +108,15 @@ class SkeletonEmotionPipeline(Pipeline):
         if isinstance(clip, Path):
             options = {name: parameters[name] for name in ("fps", "layout") if name in parameters}
             motion = read_for_layouts(clip, layouts, **options)
-            clip = {"positions": motion.positions, "layout": motion.layout.name}
+            clip = {"positions": motion.positions, "layout": motion.layout.name, "fps": motion.fps}
         elif "bvh" in clip:
             motion = _read_bvh_text(clip["bvh"], layouts)
-            clip = {"positions": motion.positions, "layout": motion.layout.name}
+            clip = {"positions": motion.positions, "layout": motion.layout.name, "fps": motion.fps}
         return {**clip, "max_new_tokens": parameters.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)}
 
     def _forward(self, model_inputs: dict) -> dict:
         return explain(self.model, self.processor, model_inputs["positions"], model_inputs["layout"],
-                       model_inputs["max_new_tokens"])
+                       model_inputs.get("fps"), model_inputs["max_new_tokens"])
 
     def postprocess(self, model_outputs: dict) -> dict:
         return model_outputs
@@ -135,28 +136,29 @@ def _checked_parameters(parameters, layouts: dict[str, JointLayout]) -> dict:
                              f"{MAX_NEW_TOKENS}")
         checked["max_new_tokens"] = int(value)
     if "fps" in parameters:
-        value = parameters["fps"]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= MAX_FPS:
-            raise ValueError(f"parameter 'fps' is {_shown(value)}, expected a number of frames per second above "
-                             f"0 and at most {MAX_FPS:g}")
-        checked["fps"] = float(value)
+        checked["fps"] = _checked_fps(parameters["fps"], "parameter 'fps'")
     if "layout" in parameters:
         checked["layout"] = _checked_layout(parameters["layout"], layouts, "parameter 'layout'")
     return checked
 
 
-def _checked_clip(inputs, layouts: dict[str, JointLayout], read_files: bool):
-    """``inputs`` → ``{"bvh": text}``, ``{"positions": array, "layout": name}`` or a ``Path``."""
+def _checked_clip(inputs, layouts: dict[str, JointLayout], read_files: bool, needs_fps: bool):
+    """``inputs`` → ``{"bvh": text}``, ``{"positions": array, "layout": name[, "fps": rate]}`` or a ``Path``;
+    ``needs_fps``: the model computes movement descriptors, so positions need their frame rate."""
     if isinstance(inputs, str) and _is_bvh(inputs):
         return {"bvh": _checked_bvh(inputs, "input")}
     if isinstance(inputs, dict):
         if set(inputs) == {"bvh"}:
             return {"bvh": _checked_bvh(inputs["bvh"], "field 'bvh'")}
-        if set(inputs) == {"positions", "layout"}:
+        if {"positions", "layout"} <= set(inputs) <= {"positions", "layout", "fps"}:
             layout = _checked_layout(inputs["layout"], layouts, "field 'layout'")
-            return {"positions": _checked_positions(inputs["positions"], layouts[layout]), "layout": layout}
+            clip = {"positions": _checked_positions(inputs["positions"], layouts[layout]), "layout": layout}
+            if needs_fps and "fps" not in inputs:
+                raise ValueError("field 'fps' is missing, expected the clip's frames per second (this model "
+                                 "computes movement descriptors)")
+            return clip | ({"fps": _checked_fps(inputs["fps"], "field 'fps'")} if "fps" in inputs else {})
         raise ValueError(f"input has keys {sorted(map(str, inputs))}, expected 'bvh' (BVH text), or 'positions' "
-                         f"{POSITIONS} and 'layout'")
+                         f"{POSITIONS}, 'layout' and 'fps'")
     if read_files and isinstance(inputs, (str, os.PathLike)):
         path = Path(inputs)
         if path.suffix.lower() not in FILE_SUFFIXES:
@@ -168,6 +170,13 @@ def _checked_clip(inputs, layouts: dict[str, JointLayout], read_files: bool):
         raise ValueError(f"input is a string that does not start with HIERARCHY, expected {expected} (no file is "
                          "read here)")
     raise ValueError(f"input is {_shown(inputs)}, expected {expected}{' or a file path' if read_files else ''}")
+
+
+def _checked_fps(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= MAX_FPS:
+        raise ValueError(f"{name} is {_shown(value)}, expected a number of frames per second above 0 and at most "
+                         f"{MAX_FPS:g}")
+    return float(value)
 
 
 def _is_bvh(text: str) -> bool:

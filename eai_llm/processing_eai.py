@@ -8,16 +8,24 @@ of any length, frame rate and joint layout into fixed-size, padded arrays with m
     joint_mask       (B, V_max)       int64     1 for the clip's joints, 0 for padding
     frame_mask       (B, T)           int64     1 for frames made from the clip, 0 for padding
     layout_ids       (B,)             int64     index of the clip's layout in ``processor.layouts``
+    motion_descriptors (B, K)         float32   the clip's movement descriptors (``descriptors``, K of
+                                                them, K = 0 without), NaN where one cannot be computed
 
-Steps, per clip ``(T_in, J, 3)``:
+Steps, per clip ``(T_in, J, 3)`` at ``fps``:
 
+0. Describe: the movement descriptors named by ``descriptors`` (:mod:`eai_llm.descriptors`), from the
+   clip as it is, at its own frame rate, before anything below changes it; NaN for one the layout's
+   joints or the clip's length do not allow, and for all of them below ``descriptors.MIN_FPS``.
 1. Resample: a clip longer than ``num_frames`` is downsampled to ``T = num_frames`` frames by linear
    interpolation over the whole clip (the first and last frames are kept); a shorter clip keeps its
    ``T_in`` frames. These are the clip's *real* frames.
 2. Normalise the real frames: centre on the root joint of the first frame (translation over time is
-   kept: walking speed carries emotion) and divide by the body's size, the median over the real
-   frames of the largest joint-to-root distance. Centring and scaling commute with linear
-   interpolation, so doing them after resampling changes only where the size is measured.
+   kept: walking speed carries emotion), with ``face_forward`` turn the clip about the up axis so
+   that the body faces +Z at its first frame (facing ``up x (right hip - left hip)``, or the
+   shoulders where the layout has no hips; a layout with neither is not turned), and divide by the
+   body's size, the median over the real frames of the largest joint-to-root distance. Centring,
+   turning and scaling commute with linear interpolation, so doing them after resampling changes
+   only where the size is measured.
 3. Pad: after the last real frame, by repeating the real frames from the start (the paper's and
    CTR-GCN's choice, ``frame_padding="repeat"``) or with zeros (``frame_padding="zero"``); either way
    ``frame_mask`` marks the padded frames 0. Joints are padded to ``V_max`` with exact zeros.
@@ -33,6 +41,7 @@ from transformers import AutoTokenizer, BatchFeature, ProcessorMixin
 from transformers.feature_extraction_utils import FeatureExtractionMixin
 
 from .configuration_eai import EAIConfig, layout_definition, temporal_token_mask
+from .descriptors import DESCRIPTORS, MIN_FPS, describe_motion
 from .joint_layout import JointLayout
 from .labels import label_prompt, merged_label
 
@@ -48,12 +57,16 @@ class SkeletonProcessor(FeatureExtractionMixin):
         num_frames: frames per clip after resampling (the paper: 64).
         max_joints: ``V_max``; defaults to the largest layout.
         frame_padding: ``"repeat"`` or ``"zero"``, how clips shorter than ``num_frames`` are padded.
+        descriptors: names of the movement descriptors to compute per clip (``motion_descriptors``;
+            keys of :data:`eai_llm.descriptors.DESCRIPTORS`); they need each clip's ``fps``.
+        face_forward: turn each clip to face +Z at its first frame (module docstring, step 2).
     """
 
-    model_input_names = ["skeleton_values", "joint_mask", "frame_mask", "layout_ids"]
+    model_input_names = ["skeleton_values", "joint_mask", "frame_mask", "layout_ids", "motion_descriptors"]
 
     def __init__(self, layouts: Sequence[dict | JointLayout] = (), num_frames: int = 64,
-                 max_joints: int | None = None, frame_padding: str = "repeat", **kwargs):
+                 max_joints: int | None = None, frame_padding: str = "repeat", descriptors: Sequence[str] = (),
+                 face_forward: bool = False, **kwargs):
         super().__init__(**kwargs)
         resolved = [JointLayout.from_dict(layout_definition(layout, "SkeletonProcessor")) for layout in layouts]
         if not resolved:
@@ -67,10 +80,16 @@ class SkeletonProcessor(FeatureExtractionMixin):
         if frame_padding not in ("repeat", "zero"):
             raise ValueError(f"SkeletonProcessor: field 'frame_padding' is {frame_padding!r}, "
                              "expected 'repeat' or 'zero'")
+        unknown = [name for name in descriptors if name not in DESCRIPTORS]
+        if unknown:
+            raise ValueError(f"SkeletonProcessor: field 'descriptors' has unknown names {unknown}, expected some of "
+                             f"{list(DESCRIPTORS)}")
         self.layouts = [layout.to_dict() for layout in resolved]
         self.num_frames = num_frames
         self.max_joints = max_joints or widest
         self.frame_padding = frame_padding
+        self.descriptors = list(descriptors)
+        self.face_forward = bool(face_forward)
         self._layout_by_name = {layout.name: (i, layout) for i, layout in enumerate(resolved)}
 
     @property
@@ -83,16 +102,17 @@ class SkeletonProcessor(FeatureExtractionMixin):
         return output
 
     def __call__(self, positions: np.ndarray | Sequence[np.ndarray], layouts: str | Sequence[str],
-                 return_tensors: str | None = None) -> BatchFeature:
-        """Process one clip ``(T_in, J, 3)`` or a list of clips with their layout names (one name for
-        all, or one per clip). Positions are metres, +Y up, finite (the readers in
-        ``eai_llm.motion`` repair missing frames). ``return_tensors``: ``"pt"``, ``"np"`` or None
-        (numpy)."""
+                 fps: float | Sequence[float] | None = None, return_tensors: str | None = None) -> BatchFeature:
+        """Process one clip ``(T_in, J, 3)`` or a list of clips with their layout names and frame rates
+        (one value for all, or one per clip; ``fps`` may be left out when the processor computes no
+        descriptors). Positions are metres, +Y up, finite (the readers in ``eai_llm.motion`` repair
+        missing frames). ``return_tensors``: ``"pt"``, ``"np"`` or None (numpy)."""
         clips = [positions] if isinstance(positions, np.ndarray) and positions.ndim == 3 else list(positions)
-        names = [layouts] * len(clips) if isinstance(layouts, str) else list(layouts)
-        if len(names) != len(clips):
-            raise ValueError(f"SkeletonProcessor: {len(clips)} clips but {len(names)} layout names, "
-                             "expected one name per clip or a single name")
+        names = self._per_clip(layouts, len(clips), "layouts", "layout names")
+        if fps is None and self.descriptors:
+            raise ValueError(f"SkeletonProcessor: no 'fps' given, expected each clip's frame rate: this processor "
+                             f"computes movement descriptors (field 'descriptors': {self.descriptors})")
+        rates = self._per_clip(fps, len(clips), "fps", "frame rates")
         if not clips:
             raise ValueError("SkeletonProcessor: empty batch, expected at least one clip")
         batch, t_out, v_max = len(clips), self.num_frames, self.max_joints
@@ -100,10 +120,12 @@ class SkeletonProcessor(FeatureExtractionMixin):
         joint_mask = np.zeros((batch, v_max), dtype=np.int64)
         frame_mask = np.zeros((batch, t_out), dtype=np.int64)
         layout_ids = np.zeros(batch, dtype=np.int64)
-        for b, (clip, name) in enumerate(zip(clips, names)):
+        descriptors = np.full((batch, len(self.descriptors)), np.nan, dtype=np.float32)
+        for b, (clip, name, rate) in enumerate(zip(clips, names, rates)):
             layout_id, layout = self._lookup(name, b)
-            real = self._downsample(self._check(np.asarray(clip, dtype=np.float32), layout, b))
-            real = self._normalise(real, layout.root_index)
+            clip = self._check(np.asarray(clip, dtype=np.float32), layout, b)
+            descriptors[b] = self._describe(clip, rate, layout, b)
+            real = self._normalise(self._downsample(clip), layout)
             n_real, joints = real.shape[:2]
             values[b, :, :n_real, :joints] = real.transpose(2, 0, 1)
             if self.frame_padding == "repeat" and n_real < t_out:
@@ -112,8 +134,30 @@ class SkeletonProcessor(FeatureExtractionMixin):
             frame_mask[b, :n_real] = 1
             layout_ids[b] = layout_id
         data = {"skeleton_values": values, "joint_mask": joint_mask, "frame_mask": frame_mask,
-                "layout_ids": layout_ids}
+                "layout_ids": layout_ids, "motion_descriptors": descriptors}
         return BatchFeature(data=data, tensor_type=return_tensors)
+
+    @staticmethod
+    def _per_clip(value, count: int, field: str, what: str) -> list:
+        """One ``value`` for every clip, or a list of one per clip (``None`` stays ``None`` for each)."""
+        if value is None or isinstance(value, (str, int, float, np.number)):
+            return [value] * count
+        values = list(value)
+        if len(values) != count:
+            raise ValueError(f"SkeletonProcessor: {count} clips but {len(values)} {what} (field {field!r}), "
+                             "expected one per clip or a single one")
+        return values
+
+    def _describe(self, clip: np.ndarray, fps: float | None, layout: JointLayout, b: int) -> np.ndarray:
+        """``(K,)`` the clip's descriptors (module docstring, step 0)."""
+        if not self.descriptors:
+            return np.zeros(0, dtype=np.float32)
+        if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) or not 0 < float(fps) < np.inf:
+            raise ValueError(f"clip {b}: field 'fps' is {fps!r}, expected a positive number of frames per second")
+        if fps < MIN_FPS:
+            return np.full(len(self.descriptors), np.nan, dtype=np.float32)
+        values = describe_motion(clip, float(fps), layout)
+        return np.array([values.get(name, np.nan) for name in self.descriptors], dtype=np.float32)
 
     def _lookup(self, name: str, b: int) -> tuple[int, JointLayout]:
         if name not in self._layout_by_name:
@@ -148,13 +192,27 @@ class SkeletonProcessor(FeatureExtractionMixin):
         before = clip[low]
         return before + weight * (clip[np.minimum(low + 1, t_in - 1)] - before)
 
-    @staticmethod
-    def _normalise(frames: np.ndarray, root: int) -> np.ndarray:
-        """``(T, J, 3)`` centred on the root of the first frame and divided by the median over frames of
-        the largest joint-to-root distance."""
+    def _normalise(self, frames: np.ndarray, layout: JointLayout) -> np.ndarray:
+        """``(T, J, 3)`` centred on the root of the first frame, turned to face +Z (with ``face_forward``) and
+        divided by the median over frames of the largest joint-to-root distance."""
+        root = layout.root_index
         from_root = frames - frames[:, root:root + 1]
         size = np.median(np.sqrt((from_root * from_root).sum(axis=-1).max(axis=1)))
-        return (frames - frames[0, root]) / max(float(size), 1e-6)
+        centred = (frames - frames[0, root]) / max(float(size), 1e-6)
+        return centred @ self._facing_turn(frames[0], layout).T if self.face_forward else centred
+
+    @staticmethod
+    def _facing_turn(frame: np.ndarray, layout: JointLayout) -> np.ndarray:
+        """``(3, 3)`` rotation about +Y that turns the facing ``f = up x (right - left)`` of the hips (else the
+        shoulders) in ``frame`` ``(J, 3)`` to +Z; the identity when the layout has neither pair."""
+        index = {name: j for j, name in enumerate(layout.canonical) if name}
+        for left, right in (("l_hip", "r_hip"), ("l_shoulder", "r_shoulder")):
+            if left in index and right in index:
+                across = frame[index[right]] - frame[index[left]]
+                angle = np.arctan2(across[2], -across[0])  # f = (across_z, 0, -across_x) = (sin a, 0, cos a)
+                cos, sin = np.cos(angle), np.sin(angle)
+                return np.array([[cos, 0.0, -sin], [0.0, 1.0, 0.0], [sin, 0.0, cos]], dtype=np.float32)
+        return np.eye(3, dtype=np.float32)
 
 
 SKELETON_TOKEN = "<skeleton>"
@@ -209,6 +267,10 @@ class EAIProcessor(ProcessorMixin):
             raise ValueError(f"EAIProcessor: the skeleton processor makes {feature_extractor.num_frames} frames x "
                              f"{feature_extractor.max_joints} joints, expected the encoder's {skeleton.num_frames} x "
                              f"{skeleton.max_joints} (fields 'num_frames', 'max_joints')")
+        if feature_extractor.descriptors != skeleton.descriptor_names:
+            raise ValueError(f"EAIProcessor: the skeleton processor computes descriptors {feature_extractor.descriptors}, "
+                             f"expected the encoder's {skeleton.descriptor_names} (fields 'descriptors', "
+                             "'descriptor_names')")
         self.skeleton_token_id = ids[0]
         self.skeleton_token_parts = model_config.skeleton_token_parts
         self.num_temporal_tokens = skeleton.num_temporal_tokens
@@ -271,9 +333,9 @@ class EAIProcessor(ProcessorMixin):
 
     def __call__(self, text: str | list[str], positions=None, layouts: str | Sequence[str] | None = None,
                  completions: list[str] | None = None, padding_side: str | None = None,
-                 return_tensors: str | None = "pt") -> BatchFeature:
+                 return_tensors: str | None = "pt", fps: float | Sequence[float] | None = None) -> BatchFeature:
         """Tokenize rendered prompts (each with one ``<skeleton>``, or none for text-only prompts when no
-        clips are given) and process their clips (``positions``/``layouts`` as for SkeletonProcessor).
+        clips are given) and process their clips (``positions``/``layouts``/``fps`` as for SkeletonProcessor).
         ``completions``: the answers to train on (rendered with :meth:`render_completion` here); they set
         ``labels``. Padding is on the right with completions (training) and on the left without
         (generation), unless ``padding_side`` says otherwise."""
@@ -290,7 +352,7 @@ class EAIProcessor(ProcessorMixin):
                                  f"placeholders, expected {expected} ({'one clip per prompt' if expected else 'no clips given'})")
         data = {}
         if positions is not None:
-            data.update(self.feature_extractor(positions, layouts))
+            data.update(self.feature_extractor(positions, layouts, fps))
             if len(data["layout_ids"]) != len(prompts):
                 raise ValueError(f"EAIProcessor: {len(prompts)} prompts but {len(data['layout_ids'])} clips, "
                                  "expected one clip per prompt")

@@ -35,10 +35,13 @@ class EncoderSettings(Settings):
     temporal_kernel_size: int | None = None
     relation_reduction: int | None = None
     dropout: float | None = Field(None, ge=0, lt=1)
+    # ours: fuse every movement descriptor (eai_llm.descriptors) into the semantic token
+    descriptors: bool = True
+    face_forward: bool = True  # ours: the processor turns each clip to face +Z at its first frame
 
     def fields(self) -> dict:
-        """The keys that were given, as ``EAISkeletonConfig`` arguments."""
-        return self.model_dump(exclude_none=True)
+        """The architecture keys that were given, as ``EAISkeletonConfig`` arguments."""
+        return self.model_dump(exclude_none=True, exclude={"descriptors", "face_forward"})
 
 
 class TextEncoderSettings(Settings):
@@ -53,6 +56,9 @@ class AlignSettings(Settings):
     loss: Literal["ce", "se", "st"] = "st"  # "ce" (CTR-GCN baseline), "se" (eq. 6) or "st" (eq. 5)
     joint: bool = True  # one encoder over all corpora (UST) or one per corpus
     epochs: int = Field(200, ge=1)  # paper
+    # ours: at least this many optimizer steps, the epochs (and warm-up and decay points) stretched alike,
+    # so that a corpus of a few hundred clips trains as long as the schedule was meant to
+    min_steps: int = Field(0, ge=0)
     batch_size: int = Field(64, ge=1)  # paper
     learning_rate: float = Field(0.1, gt=0)  # paper
     momentum: float = Field(0.9, ge=0, lt=1)  # CTR-GCN's (the paper gives none)

@@ -9,7 +9,8 @@ import torch
 from eai_llm.alignment import (LabelVocabulary, SkeletonCollator, SkeletonTextAlignment, contrastive_kl_loss,
                                masked_mean, train_alignment, warmup_step_decay)
 from eai_llm.configuration_eai import EAISkeletonConfig
-from eai_llm.corpus import build_corpus, load_corpora, save_corpus
+from eai_llm.corpus import build_corpus, clip_positions, load_corpora, save_corpus
+from eai_llm.descriptors import DESCRIPTORS, descriptor_matrix
 from eai_llm.labels import label_prompt, merged_label
 from eai_llm.layouts import get_layout
 from eai_llm.modeling_eai import EAISkeletonEncoder
@@ -187,10 +188,17 @@ def test_stage_one_trains_saves_and_reports_per_corpus(tmp_path):
     processor = SkeletonProcessor.from_pretrained(saved)
     assert loaded.config.token_dim == 384 and set(loaded.config.corpus_labels) == {"emilya", "kdae", "egbm"}
     assert "happiness" in loaded.config.corpus_labels["emilya"]  # Emilya's joy, merged
+    assert metrics["optimizer_steps"] == {"encoder": 3}  # 24 training clips in batches of 8, one epoch
+    train = corpus["train"].with_format("numpy")  # the fused descriptors are standardised by the training clips
+    values = descriptor_matrix([clip_positions(r) for r in train], [float(r["fps"]) for r in train],
+                               [get_layout(str(r["layout"])) for r in train])
+    assert loaded.config.descriptor_names == processor.descriptors == list(DESCRIPTORS) and processor.face_forward
+    np.testing.assert_allclose(loaded.config.descriptor_mean, np.nanmean(values, axis=0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(loaded.config.descriptor_scale, np.nanstd(values, axis=0), rtol=1e-3, atol=1e-6)
     saved_metrics = json.loads((saved / "metrics.json").read_text())
     test = corpus["test"].with_format("numpy")
     batch = processor([np.asarray(r["positions"]).reshape(-1, r["num_joints"], 3) for r in test],
-                      [str(r["layout"]) for r in test], return_tensors="pt")
+                      [str(r["layout"]) for r in test], [float(r["fps"]) for r in test], return_tensors="pt")
     loaded.eval()
     with torch.no_grad():
         logits = loaded(**batch).logits
@@ -202,14 +210,15 @@ def test_stage_one_trains_saves_and_reports_per_corpus(tmp_path):
         correct.append(predicted == merged_label(names[int(row["label"])]))
     assert saved_metrics["overall"] == pytest.approx(np.mean(correct))
     batch = processor([np.asarray(rows[0]["positions"]).reshape(-1, rows[0]["num_joints"], 3)], [rows[0]["layout"]],
-                      return_tensors="pt")
+                      rows[0]["fps"], return_tensors="pt")
     loaded.eval()
     encoder.eval()
     with torch.no_grad():
         torch.testing.assert_close(loaded(**batch).logits, encoder(**batch).logits)
 
-    config.align.joint = False
+    config.align.joint, config.align.min_steps = False, 4  # 8 clips per corpus: one step an epoch, stretched to 4
     _, separate = train_alignment(config)
+    assert separate["optimizer_steps"] == {"encoder-emilya": 4, "encoder-kdae": 4, "encoder-egbm": 4}
     assert {p.name for p in (tmp_path / "out").iterdir()} >= {"encoder-emilya", "encoder-kdae", "encoder-egbm"}
     assert set(separate["accuracy"]) == {"emilya", "kdae", "egbm", "overall", "train_clips_per_second"}
 

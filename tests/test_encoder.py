@@ -141,3 +141,41 @@ def test_bad_batches_are_rejected():
         encoder(**dict(batch, layout_ids=torch.tensor([0, 3])))
     with pytest.raises(ValueError, match=r"expected \(B, 3, 16, 28\)"):
         encoder(**dict(batch, skeleton_values=batch["skeleton_values"][:, :, :8]))
+
+
+FUSED = dict(descriptor_names=["root_speed", "tremor"], descriptor_mean=[0.5, 0.02], descriptor_scale=[0.25, 0.01])
+
+
+def test_descriptors_move_the_semantic_token_standardised_and_absent_ones_count_as_the_mean(tmp_path):
+    torch.manual_seed(0)
+    encoder = EAISkeletonEncoder(tiny_config(**FUSED)).eval()
+    batch = SkeletonProcessor(layouts=LAYOUTS, num_frames=16, descriptors=FUSED["descriptor_names"])(
+        [clip("kdae24")] * 4, "kdae24", 30.0, return_tensors="pt")
+    batch["motion_descriptors"] = torch.tensor([[0.5, 0.02], [0.75, 0.02], [float("nan"), 0.02], [1.0, 0.02]])
+    with torch.no_grad():
+        semantic = encoder(**batch).semantic_token
+        spatial = encoder(**batch).spatial_tokens
+    weight = encoder.descriptor_head.weight[:, 0]  # one sd more root speed adds this column to the token
+    torch.testing.assert_close(semantic[1] - semantic[0], weight.detach())
+    torch.testing.assert_close(semantic[3] - semantic[0], 2 * weight.detach())
+    torch.testing.assert_close(semantic[2], semantic[0])  # NaN: imputed with the training mean
+    torch.testing.assert_close(spatial[1], spatial[0])  # the graph tokens do not read the descriptors
+    encoder.save_pretrained(tmp_path)
+    loaded = EAISkeletonEncoder.from_pretrained(tmp_path).eval()
+    assert loaded.config.descriptor_mean == [0.5, 0.02] and loaded.config.descriptor_scale == [0.25, 0.01]
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**batch).semantic_token, semantic)
+    with pytest.raises(ValueError, match=r"motion_descriptors: none, expected \(B, 2\) values of \['root_speed', "):
+        encoder(**dict(batch, motion_descriptors=None))
+    with pytest.raises(ValueError, match=r"motion_descriptors: shape \(4, 3\), expected \(B, 2\)"):
+        encoder(**dict(batch, motion_descriptors=torch.zeros(4, 3)))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(descriptor_names=["root_speed"], descriptor_mean=[], descriptor_scale=[1.0]), "one value per name"),
+    (dict(descriptor_names=["root_speed"], descriptor_mean=[float("nan")], descriptor_scale=[1.0]), "finite"),
+    (dict(descriptor_names=["root_speed"], descriptor_mean=[0.0], descriptor_scale=[0.0]), "positive"),
+])
+def test_bad_descriptor_statistics_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_config(**kwargs)

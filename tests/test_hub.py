@@ -27,7 +27,7 @@ from eai_llm.processing_eai import SKELETON_TOKEN, EAIProcessor, SkeletonProcess
 from eai_llm.pipeline_eai import SkeletonEmotionPipeline
 
 REMOTE_CODE = {"configuration_eai.py", "modeling_eai.py", "processing_eai.py", "pipeline_eai.py", "joint_layout.py",
-               "labels.py", "motion.py", "inference.py", "kinematics.py", "layouts.py"}
+               "labels.py", "motion.py", "inference.py", "kinematics.py", "layouts.py", "descriptors.py"}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ assert type(AutoModel.from_pretrained(folder, trust_remote_code=True)).__name__ 
 processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
 clips = np.load(out + "/clips.npz")
 batch = processor([processor.recognition_prompt(), processor.description_prompt("anger")],
-                  [clips["a"], clips["b"]], ["xsens_mvn28", "kdae24"])
+                  [clips["a"], clips["b"]], ["xsens_mvn28", "kdae24"], fps=[120.0, 30.0])
 with torch.no_grad():
     logits = model(**batch).logits
 tokens = model.generate(**batch, max_new_tokens=4, do_sample=False)
@@ -103,13 +103,13 @@ def test_exported_folder_loads_in_a_fresh_process_without_this_project_and_match
 
     model, processor = EAILlamaForCausalLM.from_pretrained(model_dir).eval(), EAIProcessor.from_pretrained(model_dir)
     batch = processor([processor.recognition_prompt(), processor.description_prompt("anger")],
-                      [clips["a"], clips["b"]], ["xsens_mvn28", "kdae24"])
+                      [clips["a"], clips["b"]], ["xsens_mvn28", "kdae24"], fps=[120.0, 30.0])
     arrays = np.load(tmp_path / "remote.npz")
     with torch.no_grad():
         np.testing.assert_allclose(arrays["logits"], model(**batch).logits.numpy(), atol=1e-5)
     np.testing.assert_array_equal(arrays["tokens"], model.generate(**batch, max_new_tokens=4, do_sample=False).numpy())
     motion = to_known_layout(read_bvh(clip_file, end_sites=True), processor.feature_extractor.layouts)
-    local = explain(model, processor, motion.positions, motion.layout.name, max_new_tokens=4)
+    local = explain(model, processor, motion.positions, motion.layout.name, motion.fps, max_new_tokens=4)
     assert remote["pipeline"]["label"] == local["label"]
     assert remote["pipeline"]["scores"] == pytest.approx(local["scores"], abs=1e-5)
     assert remote["pipeline"]["explanation"] == local["explanation"]
@@ -122,7 +122,8 @@ from model_files.modeling_eai import EAILlamaForCausalLM  # the package holds no
 from model_files.processing_eai import EAIProcessor
 model = EAILlamaForCausalLM.from_pretrained(sys.argv[1]).eval()
 processor = EAIProcessor.from_pretrained(sys.argv[1])
-batch = processor(processor.recognition_prompt(), __import__("numpy").zeros((8, 24, 3), "float32"), "kdae24")
+clip = __import__("numpy").random.default_rng(0).normal(size=(40, 24, 3)).astype("float32")
+batch = processor(processor.recognition_prompt(), clip, "kdae24", fps=30.0)
 print(tuple(model(**batch).logits.shape))
 """
 
@@ -132,7 +133,8 @@ def test_the_model_files_load_and_run_without_the_layout_registry(exported, tmp_
     package = tmp_path / "model_files"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    for name in ("configuration_eai.py", "modeling_eai.py", "processing_eai.py", "joint_layout.py", "labels.py"):
+    for name in ("configuration_eai.py", "modeling_eai.py", "processing_eai.py", "joint_layout.py", "labels.py",
+                 "descriptors.py"):
         shutil.copyfile(Path(__file__).resolve().parents[1] / "eai_llm" / name, package / name)
     completed = subprocess.run([sys.executable, "-c", MODEL_FILES, str(model_dir), str(tmp_path)], capture_output=True,
                                text=True, timeout=300)
@@ -202,7 +204,7 @@ def test_pipeline_takes_a_file_bvh_text_or_positions(exported):
     assert from_file["label"] in model.config.labels and sorted(from_file["scores"]) == sorted(model.config.labels)
     assert pipe(clip_file.read_text(), max_new_tokens=3) == from_file
     motion = to_known_layout(read_bvh(clip_file, end_sites=True), LAYOUTS)
-    as_lists = {"positions": motion.positions.tolist(), "layout": "kdae24"}
+    as_lists = {"positions": motion.positions.tolist(), "layout": "kdae24", "fps": motion.fps}
     assert pipe(as_lists, max_new_tokens=3)["label"] == from_file["label"]
 
 

@@ -139,6 +139,24 @@ def test_processor_refuses_a_model_config_with_another_skeleton_token_id():
         EAIProcessor(SkeletonProcessor(LAYOUTS, num_frames=NUM_FRAMES), tiny_tokenizer(), config)
 
 
+def test_processor_refuses_descriptors_other_than_the_encoders():
+    with pytest.raises(ValueError, match=r"computes descriptors \['tremor'\], expected the encoder's \[\]"):
+        EAIProcessor(SkeletonProcessor(LAYOUTS, num_frames=NUM_FRAMES, descriptors=["tremor"]), tiny_tokenizer(),
+                     tiny_config())
+
+
+def test_the_llm_reads_the_fused_descriptors_through_the_skeleton_tokens():
+    model, processor = tiny_model_and_processor("semantic", descriptors=True)
+    clips = [np.cumsum(rng.normal(scale=0.01, size=(90, 24, 3)), axis=0).astype(np.float32)] * 2  # 3 s at 30 fps
+    batch = processor([processor.recognition_prompt()] * 2, clips, "kdae24", fps=[30.0, 60.0])
+    assert batch["motion_descriptors"].shape == (2, 3)
+    with torch.no_grad():
+        logits = model(**batch).logits
+    assert not torch.allclose(logits[0], logits[1])  # the same frames twice as fast: other descriptors, other tokens
+    with pytest.raises(ValueError, match="motion_descriptors: none"):
+        model(**{key: value for key, value in batch.items() if key != "motion_descriptors"})
+
+
 def test_processor_save_load_round_trip_takes_the_token_layout_from_the_model_config(tmp_path):
     model, processor = tiny_model_and_processor("spatiotemporal")
     model.config.save_pretrained(tmp_path)

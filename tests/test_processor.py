@@ -157,3 +157,66 @@ def test_batch_and_configuration_errors():
         SkeletonProcessor(BUILT_IN, max_joints=20)
     with pytest.raises(ValueError, match="'frame_padding' is 'mirror'"):
         SkeletonProcessor(BUILT_IN, frame_padding="mirror")
+
+
+def turned(clip: np.ndarray, degrees: float) -> np.ndarray:
+    """``clip`` rotated about the vertical (+Y) by ``degrees``."""
+    a = np.radians(degrees)
+    rotation = np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])
+    return (clip @ rotation.T).astype(np.float32)
+
+
+def test_face_forward_turns_every_clip_to_face_plus_z_at_its_first_frame():
+    processor = SkeletonProcessor(BUILT_IN, num_frames=32, face_forward=True)
+    layout = get_layout("kinect_v2")
+    r_hip, l_hip = layout.canonical.index("r_hip"), layout.canonical.index("l_hip")
+    clip = walking_clip(32, "kinect_v2", seed=4)
+    out = processor(clip, "kinect_v2", return_tensors="np")["skeleton_values"][0, :, :, :25]  # (3, T, J)
+    across = out[:, 0, r_hip] - out[:, 0, l_hip]  # right minus left hip; facing +Z puts the right hip at -X
+    assert abs(across[2]) < 1e-5 and across[0] < 0
+    for degrees in (35.0, 180.0, -100.0):
+        np.testing.assert_allclose(processor(turned(clip, degrees), "kinect_v2", return_tensors="np")[
+            "skeleton_values"][0, :, :, :25], out, atol=1e-5)
+    unturned = SkeletonProcessor(BUILT_IN, num_frames=32)(turned(clip, 35.0), "kinect_v2")["skeleton_values"]
+    assert np.abs(unturned[0, :, :, :25] - out).max() > 0.1  # off by default: the clip keeps its heading
+
+
+def test_movement_descriptors_come_per_clip_at_each_clips_frame_rate():
+    names = ["root_speed", "trunk_lean", "tremor"]
+    spineless = get_layout("kinect_v2").to_dict()
+    spineless["name"], spineless["canonical"] = "test_spineless", [
+        "" if name == "spine_upper" else name for name in spineless["canonical"]]  # trunk_lean needs spine_upper
+    processor = SkeletonProcessor([*BUILT_IN, spineless], num_frames=16, descriptors=names)
+    clip = walking_clip(90, "kinect_v2")  # 3 s at 30 fps
+    out = processor([clip, clip, clip, clip[:21], clip], ["kinect_v2", "kinect_v2", "test_spineless", "kinect_v2",
+                    "kinect_v2"], [30.0, 60.0, 30.0, 30.0, 15.0], return_tensors="pt")
+    values = out["motion_descriptors"].numpy()
+    assert values.shape == (5, 3) and values.dtype == np.float32
+    speed, lean, tremor = range(3)
+    assert np.isfinite(values[0]).all()
+    assert values[1, speed] == pytest.approx(2 * values[0, speed], rel=0.01)  # the same frames in half the time
+    assert np.isnan(values[2, lean]) and values[2, speed] == values[0, speed]  # the layout lacks spine_upper
+    assert np.isnan(values[3, tremor]) and np.isfinite(values[3, speed])  # 0.7 s: tremor needs 1 s, speed 0.5 s
+    assert np.isnan(values[4]).all()  # 15 fps: below descriptors.MIN_FPS, every descriptor absent
+    assert processor(clip, "kinect_v2", 30)["motion_descriptors"].shape == (1, 3)  # one rate for all clips
+    assert SkeletonProcessor(BUILT_IN)(clip, "kinect_v2")["motion_descriptors"].shape == (1, 0)  # none asked for
+
+
+@pytest.mark.parametrize("fps, message", [
+    (None, "no 'fps' given, expected each clip's frame rate"),
+    ([30.0], r"2 clips but 1 frame rates \(field 'fps'\)"),
+    ([30.0, 0.0], "clip 1: field 'fps' is 0.0, expected a positive number"),
+    ([30.0, "30"], "clip 1: field 'fps' is '30', expected a positive number"),
+])
+def test_descriptors_need_one_frame_rate_per_clip(fps, message):
+    processor = SkeletonProcessor(BUILT_IN, descriptors=["root_speed"])
+    with pytest.raises(ValueError, match=message):
+        processor([walking_clip(40, "kinect_v2")] * 2, "kinect_v2", fps)
+
+
+def test_unknown_descriptor_names_are_refused_and_known_ones_saved(tmp_path):
+    with pytest.raises(ValueError, match=r"field 'descriptors' has unknown names \['grace'\]"):
+        SkeletonProcessor(BUILT_IN, descriptors=["root_speed", "grace"])
+    SkeletonProcessor(BUILT_IN, descriptors=["tremor", "pauses"], face_forward=True).save_pretrained(tmp_path)
+    loaded = SkeletonProcessor.from_pretrained(tmp_path)
+    assert loaded.descriptors == ["tremor", "pauses"] and loaded.face_forward

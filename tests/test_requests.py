@@ -88,7 +88,8 @@ def test_too_many_frames_is_refused_at_once_without_converting_the_request(handl
 def test_max_frames_is_accepted(handler, positions):
     rows = positions.tolist()
     frames = [rows[t % len(rows)] for t in range(MAX_FRAMES)]  # shared rows: a cheap list to build
-    assert_answer(handler({"inputs": {"positions": frames, "layout": "kdae24"}, "parameters": {"max_new_tokens": 1}}))
+    assert_answer(handler({"inputs": {"positions": frames, "layout": "kdae24", "fps": 30},
+                           "parameters": {"max_new_tokens": 1}}))
 
 
 def test_too_many_joints_and_the_wrong_joint_count_are_refused(handler, no_model_work):
@@ -177,7 +178,9 @@ def test_predict_guards_the_explanation_too(exported, monkeypatch):
 # ------------------------------------------------------------------- 3. files, fps, paths in messages
 
 def test_pipeline_reads_npy_and_npz_with_fps_and_layout(pipe, positions, tmp_path):
-    expected = pipe({"positions": positions.tolist(), "layout": "kdae24"}, max_new_tokens=3)
+    expected = pipe({"positions": positions.tolist(), "layout": "kdae24", "fps": 30}, max_new_tokens=3)
+    with pytest.raises(ValueError, match="field 'fps' is missing, expected the clip's frames per second"):
+        pipe({"positions": positions.tolist(), "layout": "kdae24"})  # this model computes movement descriptors
     np.save(tmp_path / "clip.npy", positions)
     assert pipe(str(tmp_path / "clip.npy"), fps=30, layout="kdae24", max_new_tokens=3) == expected
     np.savez(tmp_path / "clip.npz", positions=positions, fps=30)
@@ -268,7 +271,7 @@ PLAUSIBLE_CLIPS = CLIP_SHAPES.flatmap(lambda shape: st.fixed_dictionaries({
                                                          min_size=shape[0][1], max_size=shape[0][1]),
                                                 min_size=shape[1], max_size=shape[1]),
                            st.none() | st.tuples(st.integers(0, 10**6), LEAVES)),
-    "layout": st.just(shape[0][0])}))
+    "layout": st.just(shape[0][0])}, optional={"fps": st.one_of(st.sampled_from([30, 120.0, 24.0]), LEAVES)}))
 POSITIONS = st.one_of(
     st.tuples(st.integers(0, 3), st.sampled_from([0, 1, 3, 24])).flatmap(lambda shape: st.lists(
         st.lists(st.lists(LEAVES, min_size=3, max_size=3), min_size=shape[1], max_size=shape[1]),

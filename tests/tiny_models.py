@@ -24,6 +24,7 @@ LAYOUTS = [get_layout(name).to_dict() for name in ("xsens_mvn28", "kdae24")]  # 
 # have four padded joints
 NUM_FRAMES = 8
 LABELS = ["anger", "happiness", "sadness"]
+DESCRIPTORS = {"root_speed": (0.8, 0.5), "head_pitch": (10.0, 15.0), "tremor": (0.01, 0.02)}  # name: (mean, sd)
 CHATML = ("{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|> {% endfor %}"
           "{% if add_generation_prompt %}<|assistant|> {% endif %}")
 
@@ -46,11 +47,15 @@ def tiny_tokenizer(chat_template: str | None = CHATML, skeleton: bool = True) ->
     return tokenizer
 
 
-def tiny_encoder(seed: int = 0) -> EAISkeletonEncoder:
+def tiny_encoder(seed: int = 0, descriptors: bool = False) -> EAISkeletonEncoder:
+    """With ``descriptors``: the :data:`DESCRIPTORS` fused into the semantic token, as trained runs have."""
     torch.manual_seed(seed)
+    fused = DESCRIPTORS if descriptors else {}
     return EAISkeletonEncoder(EAISkeletonConfig(
         layouts=LAYOUTS, num_frames=NUM_FRAMES, block_channels=[8, 8], block_strides=[2, 2], token_dim=16,
-        id2label=dict(enumerate(LABELS)), corpus_labels={"emilya": LABELS, "kdae": LABELS})).eval()
+        id2label=dict(enumerate(LABELS)), corpus_labels={"emilya": LABELS, "kdae": LABELS},
+        descriptor_names=list(fused), descriptor_mean=[m for m, _ in fused.values()],
+        descriptor_scale=[s for _, s in fused.values()])).eval()
 
 
 def tiny_language_model(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
@@ -60,13 +65,15 @@ def tiny_language_model(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
                                         pad_token_id=0, eos_token_id=1, bos_token_id=None))
 
 
-def tiny_model_and_processor(granularity: str = "all", chat_template: str | None = CHATML):
+def tiny_model_and_processor(granularity: str = "all", chat_template: str | None = CHATML, descriptors: bool = False):
+    """With ``descriptors``, the encoder fuses :data:`DESCRIPTORS` and the processor faces clips forward."""
     tokenizer = tiny_tokenizer(chat_template)
-    encoder = tiny_encoder()
+    encoder = tiny_encoder(descriptors=descriptors)
     model = EAILlamaForCausalLM.from_parts(tiny_language_model(len(tokenizer)), encoder,
                                            tokenizer.convert_tokens_to_ids(SKELETON_TOKEN), granularity).eval()
-    processor = EAIProcessor(SkeletonProcessor(LAYOUTS, num_frames=NUM_FRAMES), tokenizer, model.config)
-    return model, processor
+    skeleton = SkeletonProcessor(LAYOUTS, num_frames=NUM_FRAMES, descriptors=encoder.config.descriptor_names,
+                                 face_forward=descriptors)
+    return model, EAIProcessor(skeleton, tokenizer, model.config)
 
 
 def tiny_config(granularity: str = "all") -> EAIConfig:
@@ -102,10 +109,11 @@ def write_tiny_corpus(folder: Path, clips_per_corpus: int = 12) -> Path:
 
 
 def save_tiny_run(folder: Path) -> tuple[Path, Path]:
-    """A tiny model saved as train.py saves it (``<folder>/run/model``) and a kdae24 BVH clip beside it."""
+    """A tiny model saved as train.py saves it (``<folder>/run/model``, descriptors fused) and a kdae24 BVH
+    clip beside it."""
     from motion_files import layout_bvh
 
-    model, processor = tiny_model_and_processor("all")
+    model, processor = tiny_model_and_processor("all", descriptors=True)
     model.save_pretrained(folder / "run" / "model")
     processor.save_pretrained(folder / "run" / "model")
     layout_bvh(folder / "clip.bvh", get_layout("kdae24"))
