@@ -54,6 +54,17 @@ REPETITION_LAGS_S = (0.2, 1.0)  # periods searched for periodicity: 1 to 5 Hz
 DERIVATIVE_S, CYCLE_S, REPETITION_S = 0.5, 1.0, 2.0  # minimum clip lengths
 
 
+def facing(positions: np.ndarray, layout: JointLayout) -> np.ndarray:
+    """``(T, 3)`` the body's horizontal unit facing direction ``f = up x (r_hip - l_hip)`` in each frame of
+    ``positions`` ``(T, J, 3)`` (NaN where the hips coincide); ``layout`` must have both hips
+    (:data:`FACING_JOINTS`)."""
+    index = {name: j for j, name in enumerate(layout.canonical) if name}
+    right = positions[:, index["r_hip"]] - positions[:, index["l_hip"]]
+    f = np.stack([right[:, 2], np.zeros(len(right)), -right[:, 0]], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return f / np.linalg.norm(f, axis=-1, keepdims=True)
+
+
 class Descriptor(NamedTuple):
     """One descriptor: ``name``, ``unit``, ``description`` (its formula), ``needs`` (canonical
     joints) and ``min_seconds`` (the shortest clip that gets it)."""
@@ -126,11 +137,8 @@ class _Clip:
 
     @cached_property
     def forward(self) -> np.ndarray:
-        """``(T, 3)`` horizontal unit facing direction ``up x (r_hip - l_hip)``."""
-        hips = self.at(FACING_JOINTS)
-        right = hips[:, 1] - hips[:, 0]
-        f = np.stack([right[:, 2], np.zeros(len(right)), -right[:, 0]], axis=-1)
-        return f / np.linalg.norm(f, axis=-1, keepdims=True)
+        """``(T, 3)`` horizontal unit facing direction (:func:`facing`)."""
+        return facing(self.x, self.layout)
 
     @cached_property
     def derivatives(self) -> np.ndarray:

@@ -21,8 +21,8 @@ Steps, per clip ``(T_in, J, 3)`` at ``fps``:
    ``T_in`` frames. These are the clip's *real* frames.
 2. Normalise the real frames: centre on the root joint of the first frame (translation over time is
    kept: walking speed carries emotion), with ``face_forward`` turn the clip about the up axis so
-   that the body faces +Z at its first frame (facing ``up x (right hip - left hip)``, or the
-   shoulders where the layout has no hips; a layout with neither is not turned), and divide by the
+   that the body faces +Z at its first frame (facing ``up x (right hip - left hip)``; a layout
+   without both hips is not turned), and divide by the
    body's size, the median over the real frames of the largest joint-to-root distance. Centring,
    turning and scaling commute with linear interpolation, so doing them after resampling changes
    only where the size is measured.
@@ -41,7 +41,7 @@ from transformers import AutoTokenizer, BatchFeature, ProcessorMixin
 from transformers.feature_extraction_utils import FeatureExtractionMixin
 
 from .configuration_eai import EAIConfig, layout_definition, temporal_token_mask
-from .descriptors import DESCRIPTORS, MIN_FPS, describe_motion
+from .descriptors import DESCRIPTORS, FACING_JOINTS, MIN_FPS, describe_motion, facing
 from .joint_layout import JointLayout
 from .labels import label_prompt, merged_label
 
@@ -203,16 +203,15 @@ class SkeletonProcessor(FeatureExtractionMixin):
 
     @staticmethod
     def _facing_turn(frame: np.ndarray, layout: JointLayout) -> np.ndarray:
-        """``(3, 3)`` rotation about +Y that turns the facing ``f = up x (right - left)`` of the hips (else the
-        shoulders) in ``frame`` ``(J, 3)`` to +Z; the identity when the layout has neither pair."""
-        index = {name: j for j, name in enumerate(layout.canonical) if name}
-        for left, right in (("l_hip", "r_hip"), ("l_shoulder", "r_shoulder")):
-            if left in index and right in index:
-                across = frame[index[right]] - frame[index[left]]
-                angle = np.arctan2(across[2], -across[0])  # f = (across_z, 0, -across_x) = (sin a, 0, cos a)
-                cos, sin = np.cos(angle), np.sin(angle)
-                return np.array([[cos, 0.0, -sin], [0.0, 1.0, 0.0], [sin, 0.0, cos]], dtype=np.float32)
-        return np.eye(3, dtype=np.float32)
+        """``(3, 3)`` rotation about +Y that turns the body's facing (:func:`eai_llm.descriptors.facing`) in
+        ``frame`` ``(J, 3)`` to +Z; the identity when the layout lacks the hips or they coincide."""
+        if not set(FACING_JOINTS) <= set(layout.canonical):
+            return np.eye(3, dtype=np.float32)
+        f = facing(frame[None].astype(np.float64), layout)[0]
+        if not np.isfinite(f).all():
+            return np.eye(3, dtype=np.float32)
+        cos, sin = f[2], f[0]  # f = (sin a, 0, cos a): turn by -a
+        return np.array([[cos, 0.0, -sin], [0.0, 1.0, 0.0], [sin, 0.0, cos]], dtype=np.float32)
 
 
 SKELETON_TOKEN = "<skeleton>"

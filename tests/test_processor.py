@@ -179,6 +179,11 @@ def test_face_forward_turns_every_clip_to_face_plus_z_at_its_first_frame():
             "skeleton_values"][0, :, :, :25], out, atol=1e-5)
     unturned = SkeletonProcessor(BUILT_IN, num_frames=32)(turned(clip, 35.0), "kinect_v2")["skeleton_values"]
     assert np.abs(unturned[0, :, :, :25] - out).max() > 0.1  # off by default: the clip keeps its heading
+    hipless = layout_from_hierarchy("test_hipless", ["Chest", "Neck", "Head"], [-1, 0, 1])
+    three = turned(walking_clip(32, "kinect_v2")[:, :3], 35.0)
+    np.testing.assert_array_equal(  # no hips, no facing: the clip is not turned
+        SkeletonProcessor([hipless], num_frames=32, face_forward=True)(three, "test_hipless")["skeleton_values"],
+        SkeletonProcessor([hipless], num_frames=32)(three, "test_hipless")["skeleton_values"])
 
 
 def test_movement_descriptors_come_per_clip_at_each_clips_frame_rate():
