@@ -34,6 +34,7 @@ from .corpus import clip_positions, load_corpora
 from .descriptors import DESCRIPTORS
 from .evaluation import accuracy_by_corpus
 from .folders import check_replaceable, write_file, write_folder
+from .joint_layout import JointLayout
 from .labels import label_prompt, merged_label
 from .layouts import get_layout
 from .modeling_eai import EAISkeletonEncoder
@@ -156,15 +157,32 @@ class LabelVocabulary:
 
 
 class SkeletonCollator:
-    """Corpus rows (numpy format) → a processed batch with merged ``labels`` and ``corpus_ids``."""
+    """Corpus rows (numpy format) → a processed batch with merged ``labels`` and ``corpus_ids``.
 
-    def __init__(self, processor: SkeletonProcessor, vocabulary: LabelVocabulary, label_names: list[str]):
+    With ``mirror_seed`` (training only), each clip of a layout that can be mirrored
+    (:meth:`~eai_llm.joint_layout.JointLayout.mirror_order`) is, with probability 1/2, replaced by its
+    mirror image: x negated and left and right joints swapped, before the processor (so its descriptors
+    are those of the mirrored clip). A style or an emotion does not change in the mirror."""
+
+    def __init__(self, processor: SkeletonProcessor, vocabulary: LabelVocabulary, label_names: list[str],
+                 mirror_seed: int | None = None):
         self.processor, self.vocabulary = processor, vocabulary
         self.row_label_ids = [vocabulary.id_of(name) for name in label_names]  # dataset label id -> vocab id
+        self.mirror_rng = None if mirror_seed is None else np.random.default_rng(mirror_seed)
+        self.mirror_orders = {layout["name"]: JointLayout.from_dict(layout).mirror_order()
+                              for layout in processor.layouts}
+
+    def _mirrored(self, clip: np.ndarray, layout: str) -> np.ndarray:
+        """``(T, J, 3)`` ``clip``, or with probability 1/2 its mirror image (class docstring)."""
+        order = self.mirror_orders[layout]
+        if self.mirror_rng is None or order is None or self.mirror_rng.random() < 0.5:
+            return clip
+        return clip[:, order] * np.array([-1.0, 1.0, 1.0], dtype=clip.dtype)
 
     def __call__(self, rows: list[dict]) -> dict:
-        batch = self.processor([clip_positions(row) for row in rows], [str(row["layout"]) for row in rows],
-                               [float(row["fps"]) for row in rows], return_tensors="pt")
+        batch = self.processor([self._mirrored(clip_positions(row), str(row["layout"])) for row in rows],
+                               [str(row["layout"]) for row in rows], [float(row["fps"]) for row in rows],
+                               return_tensors="pt")
         batch["labels"] = torch.tensor([self.row_label_ids[int(row["label"])] for row in rows])
         batch["corpus_ids"] = torch.tensor([self.vocabulary.corpus_id_of(str(row["corpus"])) for row in rows])
         return dict(batch)
@@ -274,6 +292,8 @@ def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tup
     module = SkeletonTextAlignment(encoder, text_features, vocabulary.corpus_label_mask, align.loss,
                                    align.temperature, align.learn_temperature)
     collator = SkeletonCollator(processor, vocabulary, train.features["label"].names)
+    training_collator = SkeletonCollator(processor, vocabulary, train.features["label"].names,
+                                         mirror_seed=config.seed if align.mirror else None)
 
     # the schedule in optimizer steps: epochs' worth, stretched to at least align.min_steps
     steps_per_epoch = math.ceil(len(train) / (align.batch_size * process_state().num_processes))
@@ -290,7 +310,8 @@ def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tup
                                 nesterov=True, weight_decay=align.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_step_decay(
         round(align.warmup_epochs * step_of_epoch), [round(e * step_of_epoch) for e in align.decay_epochs]))
-    trainer = Trainer(model=module, args=args, train_dataset=train.with_format("numpy"), data_collator=collator,
+    trainer = Trainer(model=module, args=args, train_dataset=train.with_format("numpy"),
+                      data_collator=training_collator,
                       optimizers=(optimizer, schedule))
     trained = trainer.train()
     speed = trained.metrics["train_samples_per_second"]

@@ -38,6 +38,8 @@ class EAISkeletonConfig(PreTrainedConfig):
             ``descriptors``, in its order; empty: none).
         descriptor_mean / descriptor_scale: per descriptor, the training corpus's mean and standard
             deviation; the encoder standardises with them, and an absent (NaN) value becomes the mean.
+        graph_dropout: with descriptors, the probability in training that a clip's semantic token gets no
+            graph term (its descriptors alone), so that the head cannot lean on the graph features only.
     """
 
     model_type = "eai_skeleton_encoder"
@@ -54,6 +56,7 @@ class EAISkeletonConfig(PreTrainedConfig):
     descriptor_names: list[str] | tuple[str, ...] = ()
     descriptor_mean: list[float] | tuple[float, ...] = ()
     descriptor_scale: list[float] | tuple[float, ...] = ()
+    graph_dropout: float = 0.0
 
     def __post_init__(self, **kwargs):
         self.layouts = [layout_definition(layout, "EAISkeletonConfig") for layout in self.layouts or []]
@@ -71,6 +74,8 @@ class EAISkeletonConfig(PreTrainedConfig):
                 math.isfinite(s) and s > 0 for s in self.descriptor_scale):
             raise ValueError("EAISkeletonConfig: 'descriptor_mean' must be finite and 'descriptor_scale' finite and "
                              "positive")
+        if not 0 <= self.graph_dropout < 1:
+            raise ValueError(f"EAISkeletonConfig: 'graph_dropout' is {self.graph_dropout}, expected 0 <= p < 1")
         if not self.block_channels or len(self.block_channels) != len(self.block_strides):
             raise ValueError(f"EAISkeletonConfig: 'block_channels' ({len(self.block_channels)}) and "
                              f"'block_strides' ({len(self.block_strides)}) need the same non-zero length")

@@ -110,6 +110,24 @@ class JointLayout:
             raise KeyError(f"layout {self.name!r} has no joint {joint_name!r}; joints: {list(self.joint_names)}")
         return self._index[joint_name]
 
+    def mirror_order(self) -> list[int] | None:
+        """Joint order of the mirror image: every ``l_*`` joint's index swapped with its canonical ``r_*``
+        partner's. ``None`` when the layout cannot be mirrored: a sided joint without its partner, or a
+        joint of a left or right body part without a canonical name (its partner is unknown)."""
+        index = {name: j for j, name in enumerate(self.canonical) if name}
+        order = []
+        for j, (name, part) in enumerate(zip(self.canonical, self.body_parts)):
+            if name[:2] in ("l_", "r_"):
+                partner = index.get({"l_": "r_", "r_": "l_"}[name[:2]] + name[2:])
+                if partner is None:
+                    return None
+                order.append(partner)
+            elif name or part in ("torso", "head"):
+                order.append(j)
+            else:
+                return None
+        return order
+
     def adjacency(self) -> np.ndarray:
         """Symmetric bone adjacency without self loops, ``(J, J)`` float32."""
         a = np.zeros((self.num_joints, self.num_joints), dtype=np.float32)

@@ -7,7 +7,8 @@ with the paper's multi-granularity skeleton tokenizer (MGST, §3.1) and unified-
 
     skeleton_values (B, 3, T, V) + velocity (B, 3, T, V)  ──blocks──▶  F (B, C, T', V)
         semantic token  z_g = Linear(masked mean of F over T', V)            (B, D)
-                              + Linear(standardised motion_descriptors (B, K))   (when K > 0)
+                              + Linear(standardised motion_descriptors (B, K))   (when K > 0; in
+                                training the graph term is dropped per clip with p = graph_dropout)
         spatial tokens  z_s = 1x1 conv(masked mean of F over T')              (B, V, D), mask (B, V)
         temporal tokens z_t = 1x1 conv(masked mean of F over V)               (B, T', D), mask (B, T')
         logits          = Linear(dropout(z_g))                                (B, num_labels)
@@ -235,6 +236,8 @@ class EAISkeletonEncoder(EAISkeletonPreTrainedModel):
         over_joints = (x * joint_mask[:, None, None, :]).sum(3) / joint_mask.sum(1)[:, None, None]  # (B, C, T')
 
         semantic = self.semantic_head(pooled)
+        if self.descriptor_head is not None and self.training and self.config.graph_dropout > 0:
+            semantic = semantic * (torch.rand_like(semantic[:, :1]) >= self.config.graph_dropout)
         if self.descriptor_head is not None:
             # the statistics live in the config (readable, set once at training), not in the weights file
             mean, scale = (pooled.new_tensor(values) for values in (self.config.descriptor_mean,

@@ -35,6 +35,7 @@ class EncoderSettings(Settings):
     temporal_kernel_size: int | None = None
     relation_reduction: int | None = None
     dropout: float | None = Field(None, ge=0, lt=1)
+    graph_dropout: float | None = Field(None, ge=0, lt=1)  # ours: see EAISkeletonConfig
     # ours: fuse every movement descriptor (eai_llm.descriptors) into the semantic token
     descriptors: bool = True
     face_forward: bool = True  # ours: the processor turns each clip to face +Z at its first frame
@@ -59,6 +60,7 @@ class AlignSettings(Settings):
     # ours: at least this many optimizer steps, the epochs (and warm-up and decay points) stretched alike,
     # so that a corpus of a few hundred clips trains as long as the schedule was meant to
     min_steps: int = Field(0, ge=0)
+    mirror: bool = False  # ours: mirror each training clip with probability 1/2 (alignment.SkeletonCollator)
     batch_size: int = Field(64, ge=1)  # paper
     learning_rate: float = Field(0.1, gt=0)  # paper
     momentum: float = Field(0.9, ge=0, lt=1)  # CTR-GCN's (the paper gives none)

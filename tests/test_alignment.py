@@ -285,3 +285,20 @@ def test_train_command_reports_bad_configs_and_a_missing_encoder_without_a_trace
                    f"llm:\n  encoder: {tmp_path / 'no-encoder'}\n")
     with pytest.raises(SystemExit, match=r"train.py: llm.encoder: .*no-encoder holds no model.safetensors"):
         train_command.main(["--config", str(bad), "--stage", "llm"])
+
+
+def test_the_training_collator_mirrors_about_half_the_clips_and_the_evaluation_collator_none():
+    rows = [clip.to_row() for clip in generate_clips("egbm", 1, seed=0)] * 40
+    vocabulary = LabelVocabulary(["anger"], {"egbm": ["anger"]})
+    names = ["anger"]
+    for row in rows:
+        row["label"] = 0
+    processor = SkeletonProcessor(BUILT_IN, num_frames=16)
+    layout = get_layout("kinect_v2")
+    clip = clip_positions(rows[0])
+    mirror = clip[:, layout.mirror_order()] * np.float32([-1, 1, 1])  # x negated, left and right swapped
+    as_is, mirrored = (processor(c, "kinect_v2", return_tensors="pt")["skeleton_values"][0] for c in (clip, mirror))
+    values = SkeletonCollator(processor, vocabulary, names, mirror_seed=0)(rows)["skeleton_values"]
+    flipped = [bool(torch.allclose(v, mirrored)) for v in values]
+    assert all(f or torch.allclose(v, as_is) for f, v in zip(flipped, values)) and 10 < sum(flipped) < 30
+    assert all(torch.allclose(v, as_is) for v in SkeletonCollator(processor, vocabulary, names)(rows)["skeleton_values"])

@@ -179,3 +179,19 @@ def test_descriptors_move_the_semantic_token_standardised_and_absent_ones_count_
 def test_bad_descriptor_statistics_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         tiny_config(**kwargs)
+
+
+def test_graph_dropout_leaves_some_training_clips_their_descriptors_alone_and_none_in_eval():
+    torch.manual_seed(0)
+    encoder = EAISkeletonEncoder(tiny_config(**FUSED, graph_dropout=0.5))
+    batch = SkeletonProcessor(layouts=LAYOUTS, num_frames=16, descriptors=FUSED["descriptor_names"])(
+        [clip("kdae24", seed=i) for i in range(64)], "kdae24", 30.0, return_tensors="pt")
+    batch["motion_descriptors"] = torch.tensor([[1.0, 0.03]]).repeat(64, 1)
+    descriptors_alone = encoder.descriptor_head(torch.tensor([[2.0, 1.0]]))  # (1 - 0.5) / 0.25, (0.03 - 0.02) / 0.01
+    with torch.no_grad():
+        training = encoder.train()(**batch).semantic_token
+        alone = torch.isclose(training, descriptors_alone, atol=1e-6).all(dim=1)
+        assert 16 < alone.sum() < 48  # about half of 64
+        assert not torch.isclose(encoder.eval()(**batch).semantic_token, descriptors_alone, atol=1e-6).all(dim=1).any()
+    with pytest.raises(ValueError, match="'graph_dropout' is 1.0"):
+        tiny_config(**FUSED, graph_dropout=1.0)

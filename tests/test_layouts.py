@@ -94,3 +94,20 @@ def test_layout_dict_with_missing_fields_is_rejected():
     del data["parents"]
     with pytest.raises(ValueError, match="expected"):
         JointLayout.from_dict(data)
+
+
+def test_mirror_order_swaps_left_and_right_partners_and_refuses_an_unpaired_sided_joint():
+    kinect = get_layout("kinect_v2")
+    order = kinect.mirror_order()
+    for name, partner in (("l_wrist", "r_wrist"), ("r_ankle", "l_ankle"), ("head", "head"), ("pelvis", "pelvis")):
+        assert order[kinect.canonical.index(name)] == kinect.canonical.index(partner)
+    assert sorted(order) == list(range(kinect.num_joints))
+    one_hand = JointLayout("test_one_hand", ("Hips", "Chest", "HandL"), (-1, 0, 1), ("pelvis", "spine_upper", "l_wrist"),
+                           ("torso", "torso", "left_arm"))
+    assert one_hand.mirror_order() is None  # l_wrist without r_wrist
+    finger = JointLayout("test_finger", ("Hips", "HandL", "HandR", "FingerL"), (-1, 0, 0, 1),
+                         ("pelvis", "l_wrist", "r_wrist", ""), ("torso", "left_arm", "right_arm", "left_arm"))
+    assert finger.mirror_order() is None  # a left-arm joint without a canonical name: its partner is unknown
+    spine = JointLayout("test_spine", ("Hips", "Spine2", "HandL", "HandR"), (-1, 0, 1, 1),
+                        ("pelvis", "", "l_wrist", "r_wrist"), ("torso", "torso", "left_arm", "right_arm"))
+    assert spine.mirror_order() == [0, 1, 3, 2]  # an unnamed torso joint stays where it is
