@@ -110,12 +110,13 @@ def latency(model, processor, test, clips: int) -> dict:
     rows = test.with_format("numpy")
     recognise, explained = [], []
     for i in range(min(clips, len(test))):
-        positions, layout = clip_positions(rows[i]), str(rows[i]["layout"])
+        positions, layout, fps = clip_positions(rows[i]), str(rows[i]["layout"]), float(rows[i]["fps"])
         start = time.perf_counter()
-        generate_answers(model, processor, [processor.recognition_prompt()], [positions], [layout], max_new_tokens=24)
+        generate_answers(model, processor, [processor.recognition_prompt()], [positions], [layout], max_new_tokens=24,
+                         fps=[fps])
         recognise.append(time.perf_counter() - start)
         start = time.perf_counter()
-        explain(model, processor, positions, layout)
+        explain(model, processor, positions, layout, fps)
         explained.append(time.perf_counter() - start)
     return {"clips": len(recognise), "recognise_generate_seconds": statistics.mean(recognise),
             "explain_seconds": statistics.mean(explained)}

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import Trainer, TrainingArguments, set_seed
+from transformers.utils import logging
 
 from .configuration_eai import EAISkeletonConfig
 from .corpus import clip_positions, load_corpora
@@ -39,8 +40,10 @@ from .labels import label_prompt, merged_label
 from .layouts import get_layout
 from .modeling_eai import EAISkeletonEncoder
 from .processing_eai import SkeletonProcessor
-from .run_config import TrainConfig, process_state
+from .run_config import AlignSettings, TrainConfig, process_state
 from .text_encoders import load_text_encoder
+
+logger = logging.get_logger(__name__)
 
 LOSSES = ("ce", "se", "st")
 
@@ -171,6 +174,10 @@ class SkeletonCollator:
         self.mirror_rng = None if mirror_seed is None else np.random.default_rng(mirror_seed)
         self.mirror_orders = {layout["name"]: JointLayout.from_dict(layout).mirror_order()
                               for layout in processor.layouts}
+        never = [name for name, order in self.mirror_orders.items() if order is None]
+        if mirror_seed is not None and never:
+            logger.warning("layouts %s have a sided joint without a canonical partner: their clips are not mirrored",
+                           never)
 
     def _mirrored(self, clip: np.ndarray, layout: str) -> np.ndarray:
         """``(T, J, 3)`` ``clip``, or with probability 1/2 its mirror image (class docstring)."""
@@ -195,6 +202,15 @@ def warmup_step_decay(warmup_steps: int, decay_steps: list[int], factor: float =
             return (step + 1) / warmup_steps
         return factor ** sum(step >= s for s in decay_steps)
     return multiplier
+
+
+def stage_one_schedule(align: AlignSettings, train_clips: int, processes: int) -> tuple[int, int, list[int]]:
+    """``(optimizer steps, warm-up steps, decay steps)`` of stage 1: ``align.epochs`` epochs of
+    ``train_clips`` clips in batches of ``align.batch_size`` per process, stretched to at least
+    ``align.min_steps`` steps, the warm-up and decay epochs stretched alike."""
+    steps = max(align.epochs * math.ceil(train_clips / (align.batch_size * processes)), align.min_steps)
+    per_epoch = steps / align.epochs
+    return steps, round(align.warmup_epochs * per_epoch), [round(e * per_epoch) for e in align.decay_epochs]
 
 
 def descriptor_statistics(processor: SkeletonProcessor, split, batch_size: int = 256) -> tuple[list, list]:
@@ -293,12 +309,10 @@ def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tup
                                    align.temperature, align.learn_temperature)
     collator = SkeletonCollator(processor, vocabulary, train.features["label"].names)
     training_collator = SkeletonCollator(processor, vocabulary, train.features["label"].names,
-                                         mirror_seed=config.seed if align.mirror else None)
+                                         mirror_seed=config.seed + process_state().process_index if align.mirror
+                                         else None)  # each process its own draws
 
-    # the schedule in optimizer steps: epochs' worth, stretched to at least align.min_steps
-    steps_per_epoch = math.ceil(len(train) / (align.batch_size * process_state().num_processes))
-    steps = max(align.epochs * steps_per_epoch, align.min_steps)
-    step_of_epoch = steps / align.epochs
+    steps, warmup_steps, decay_steps = stage_one_schedule(align, len(train), process_state().num_processes)
     args = TrainingArguments(
         output_dir=str(save_dir.with_name(f"checkpoints-{save_dir.name}")), per_device_train_batch_size=align.batch_size,
         max_steps=steps, save_strategy="no", report_to="none", remove_unused_columns=False,
@@ -308,8 +322,7 @@ def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tup
         disable_tqdm=False)
     optimizer = torch.optim.SGD(module.parameters(), lr=align.learning_rate, momentum=align.momentum,
                                 nesterov=True, weight_decay=align.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_step_decay(
-        round(align.warmup_epochs * step_of_epoch), [round(e * step_of_epoch) for e in align.decay_epochs]))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_step_decay(warmup_steps, decay_steps))
     trainer = Trainer(model=module, args=args, train_dataset=train.with_format("numpy"),
                       data_collator=training_collator,
                       optimizers=(optimizer, schedule))

@@ -74,8 +74,9 @@ class EAISkeletonConfig(PreTrainedConfig):
                 math.isfinite(s) and s > 0 for s in self.descriptor_scale):
             raise ValueError("EAISkeletonConfig: 'descriptor_mean' must be finite and 'descriptor_scale' finite and "
                              "positive")
-        if not 0 <= self.graph_dropout < 1:
-            raise ValueError(f"EAISkeletonConfig: 'graph_dropout' is {self.graph_dropout}, expected 0 <= p < 1")
+        if not 0 <= self.graph_dropout < 1 or (self.graph_dropout and not count):
+            raise ValueError(f"EAISkeletonConfig: 'graph_dropout' is {self.graph_dropout}, expected 0 <= p < 1, and 0 "
+                             "without 'descriptor_names'")
         if not self.block_channels or len(self.block_channels) != len(self.block_strides):
             raise ValueError(f"EAISkeletonConfig: 'block_channels' ({len(self.block_channels)}) and "
                              f"'block_strides' ({len(self.block_strides)}) need the same non-zero length")

@@ -58,7 +58,7 @@ def facing(positions: np.ndarray, layout: JointLayout) -> np.ndarray:
     """``(T, 3)`` the body's horizontal unit facing direction ``f = up x (r_hip - l_hip)`` in each frame of
     ``positions`` ``(T, J, 3)`` (NaN where the hips coincide); ``layout`` must have both hips
     (:data:`FACING_JOINTS`)."""
-    index = {name: j for j, name in enumerate(layout.canonical) if name}
+    index = layout.canonical_index
     right = positions[:, index["r_hip"]] - positions[:, index["l_hip"]]
     f = np.stack([right[:, 2], np.zeros(len(right)), -right[:, 0]], axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -116,7 +116,7 @@ class _Clip:
         self.x = positions.astype(np.float64)
         self.fps = float(fps)
         self.seconds = len(positions) / self.fps
-        self.index = {name: j for j, name in enumerate(self.layout.canonical) if name}
+        self.index = self.layout.canonical_index
 
     def at(self, names: Sequence[str], array: np.ndarray | None = None) -> np.ndarray:
         """``(T, len(names), 3)``: the joints ``names`` of ``array`` (default: the positions)."""

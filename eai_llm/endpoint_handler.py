@@ -5,13 +5,14 @@ the rest. Request JSON (``inputs`` may also be the top level; other top-level ke
 Inference API's ``options``, are ignored)::
 
     {"inputs": {"bvh": "HIERARCHY ..."}}
-    {"inputs": {"positions": [[[x, y, z], ...], ...], "layout": "kinect_v2"}}   # (T, J, 3), metres, +Y up
+    {"inputs": {"positions": [[[x, y, z], ...], ...], "layout": "kinect_v2", "fps": 30}}   # (T, J, 3), metres, +Y up
     {"inputs": ..., "parameters": {"max_new_tokens": 64}}
 
 Only BVH text and positions are taken: no file on the server is ever read (a string that is not BVH
 text is refused, not opened as a path). Every request is checked by the pipeline's ``check_request``
 (rules and limits in ``pipeline_eai.py``: BVH text at most 256 MiB, 2 to 200 000 frames, at most 512
-joints and the layout's joint count, finite positions within 1000 m, ``max_new_tokens`` an integer
+joints and the layout's joint count, finite positions within 1000 m, ``fps`` above 0 and at most 1000
+(required with positions for a model that computes movement descriptors), ``max_new_tokens`` an integer
 from 1 to 512) before any model work.
 
 Response: ``{"label": ..., "scores": {label: probability}, "explanation": ...}``, or for a bad request

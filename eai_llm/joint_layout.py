@@ -110,11 +110,16 @@ class JointLayout:
             raise KeyError(f"layout {self.name!r} has no joint {joint_name!r}; joints: {list(self.joint_names)}")
         return self._index[joint_name]
 
+    @property
+    def canonical_index(self) -> dict[str, int]:
+        """``{canonical name: joint index}`` for the joints that have a canonical name."""
+        return {name: j for j, name in enumerate(self.canonical) if name}
+
     def mirror_order(self) -> list[int] | None:
         """Joint order of the mirror image: every ``l_*`` joint's index swapped with its canonical ``r_*``
         partner's. ``None`` when the layout cannot be mirrored: a sided joint without its partner, or a
         joint of a left or right body part without a canonical name (its partner is unknown)."""
-        index = {name: j for j, name in enumerate(self.canonical) if name}
+        index = self.canonical_index
         order = []
         for j, (name, part) in enumerate(zip(self.canonical, self.body_parts)):
             if name[:2] in ("l_", "r_"):
@@ -163,7 +168,7 @@ def joint_mapping(source: JointLayout, target: JointLayout) -> np.ndarray:
     ``positions[:, joint_mapping(src, dst)]`` (after masking ``-1``) re-expresses a motion
     recorded with ``src`` in ``dst``'s joint order, for cross-corpus work.
     """
-    by_canonical = {c: i for i, c in enumerate(source.canonical) if c}
+    by_canonical = source.canonical_index
     mapping = []
     for name, canon in zip(target.joint_names, target.canonical):
         if canon and canon in by_canonical:

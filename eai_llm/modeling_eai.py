@@ -239,11 +239,12 @@ class EAISkeletonEncoder(EAISkeletonPreTrainedModel):
         if self.descriptor_head is not None and self.training and self.config.graph_dropout > 0:
             semantic = semantic * (torch.rand_like(semantic[:, :1]) >= self.config.graph_dropout)
         if self.descriptor_head is not None:
-            # the statistics live in the config (readable, set once at training), not in the weights file
-            mean, scale = (pooled.new_tensor(values) for values in (self.config.descriptor_mean,
-                                                                         self.config.descriptor_scale))
-            standardised = (motion_descriptors.to(pooled.dtype) - mean) / scale
-            semantic = semantic + self.descriptor_head(standardised.nan_to_num(0.0))  # absent: the mean
+            # in float32 whatever the model's dtype (bf16 would round a value and its mean alike); the
+            # statistics live in the config (readable, set once at training), not in the weights file
+            mean, scale = (torch.tensor(values, device=pooled.device) for values in (self.config.descriptor_mean,
+                                                                                    self.config.descriptor_scale))
+            standardised = ((motion_descriptors.float() - mean) / scale).nan_to_num(0.0)  # absent: the mean
+            semantic = semantic + self.descriptor_head(standardised.to(self.descriptor_head.weight.dtype))
         spatial = self.spatial_head(over_time).transpose(1, 2) * joint_mask[..., None]
         temporal = self.temporal_head(over_joints).transpose(1, 2) * temporal_mask[..., None]
         return EAISkeletonEncoderOutput(

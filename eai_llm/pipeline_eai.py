@@ -85,7 +85,7 @@ class SkeletonEmotionPipeline(Pipeline):
 
         Returns:
             ``(clip, parameters)``: the clip as ``{"bvh": text}``, ``{"positions": float32 (T, J, 3),
-            "layout": name}`` or a ``Path``, and the checked parameters.
+            "layout": name[, "fps": rate]}`` or a ``Path``, and the checked parameters.
 
         Raises:
             ValueError: naming the field or parameter, what it is and what was expected.

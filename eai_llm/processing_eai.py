@@ -331,8 +331,8 @@ class EAIProcessor(ProcessorMixin):
         return full[len(prompt):]
 
     def __call__(self, text: str | list[str], positions=None, layouts: str | Sequence[str] | None = None,
-                 completions: list[str] | None = None, padding_side: str | None = None,
-                 return_tensors: str | None = "pt", fps: float | Sequence[float] | None = None) -> BatchFeature:
+                 fps: float | Sequence[float] | None = None, completions: list[str] | None = None,
+                 padding_side: str | None = None, return_tensors: str | None = "pt") -> BatchFeature:
         """Tokenize rendered prompts (each with one ``<skeleton>``, or none for text-only prompts when no
         clips are given) and process their clips (``positions``/``layouts``/``fps`` as for SkeletonProcessor).
         ``completions``: the answers to train on (rendered with :meth:`render_completion` here); they set

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from eai_llm.alignment import (LabelVocabulary, SkeletonCollator, SkeletonTextAlignment, contrastive_kl_loss,
-                               masked_mean, train_alignment, warmup_step_decay)
+                               masked_mean, stage_one_schedule, train_alignment, warmup_step_decay)
 from eai_llm.configuration_eai import EAISkeletonConfig
 from eai_llm.corpus import build_corpus, clip_positions, load_corpora, save_corpus
 from eai_llm.descriptors import DESCRIPTORS, descriptor_matrix
@@ -67,6 +67,15 @@ def test_label_prompts_use_the_right_article():
 def test_warmup_then_step_decay():
     multiplier = warmup_step_decay(warmup_steps=4, decay_steps=[10, 20])
     assert [multiplier(s) for s in (0, 3, 4, 9, 10, 19, 20)] == pytest.approx([0.25, 1, 1, 1, 0.1, 0.1, 0.01])
+
+
+def test_the_stage_one_schedule_counts_optimizer_steps_with_a_floor():
+    align = AlignSettings(epochs=30, batch_size=32, warmup_epochs=5, decay_epochs=[20, 26], min_steps=600)
+    assert stage_one_schedule(align, 701, 1) == (660, 110, [440, 572])  # 22 steps an epoch: above the floor
+    assert stage_one_schedule(align, 66, 1) == (600, 100, [400, 520])  # 3 steps an epoch: 90, stretched to 600
+    assert stage_one_schedule(align, 701, 2) == (600, 100, [400, 520])  # 11 steps an epoch on 2 processes
+    align.min_steps = 0
+    assert stage_one_schedule(align, 66, 1) == (90, 15, [60, 78])
 
 
 BUILT_IN = [get_layout(name) for name in ("xsens_mvn28", "kdae24", "kinect_v2")]
@@ -296,7 +305,9 @@ def test_the_training_collator_mirrors_about_half_the_clips_and_the_evaluation_c
     processor = SkeletonProcessor(BUILT_IN, num_frames=16)
     layout = get_layout("kinect_v2")
     clip = clip_positions(rows[0])
-    mirror = clip[:, layout.mirror_order()] * np.float32([-1, 1, 1])  # x negated, left and right swapped
+    swapped = [layout.joint_names.index(n.replace("Left", "_").replace("Right", "Left").replace("_", "Right"))
+               for n in layout.joint_names]  # Kinect names: ShoulderLeft <-> ShoulderRight
+    mirror = clip[:, swapped] * np.float32([-1, 1, 1])  # x negated, left and right swapped
     as_is, mirrored = (processor(c, "kinect_v2", return_tensors="pt")["skeleton_values"][0] for c in (clip, mirror))
     values = SkeletonCollator(processor, vocabulary, names, mirror_seed=0)(rows)["skeleton_values"]
     flipped = [bool(torch.allclose(v, mirrored)) for v in values]
