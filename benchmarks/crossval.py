@@ -24,9 +24,10 @@ Every clip of ``--corpus`` is used (the config's ``corpus`` and ``corpora`` are 
 uses the config's ``seed``; ``--seed`` only shuffles the folds. sd is the population sd (``np.std``),
 as benchmarks/encoder.py prints it.
 
-Time: on 2 CPU cores with the demo config, one stage-1 training on 336 Bandai clips takes about 45 s
-at ``--epochs 20`` (10 per run of 5 folds; the descriptors of all 420 clips take under 1 s); ``--llm``
-adds stage 2 and scoring per fold.
+Time: on 2 CPU cores, one stage-1 training on 336 Bandai clips takes about 50 s at 220 steps
+(``--epochs 20`` with ``align.min_steps: 0``) and about 2 min at the demo config's 600-step floor
+(two per fold; the descriptors of all 420 clips take under 1 s); ``--llm`` adds stage 2 and scoring
+per fold.
 
     .venv/bin/python dataset_scripts/bvh_folder.py --input-dir ../shared/data/bandai-namco-ds2-subset/data \\
         --label-regex 'dataset-2_(?P<action>.+)_(?P<label>[a-z]+)_\\d+\\.bvh' --corpus bandai \\
@@ -83,7 +84,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--group", choices=("action", "actor"), help="hold out whole values of this column")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="shuffles the folds")
-    parser.add_argument("--epochs", type=int, help="stage-1 epochs (warm-up and decay epochs scaled)")
+    parser.add_argument("--epochs", type=int, help="stage-1 epochs (warm-up and decay epochs scaled; the config's "
+                        "align.min_steps floor still applies)")
     parser.add_argument("--llm", action="store_true", help="also EAI-LLM recognition, scoring mode (slow)")
     parser.add_argument("--output", type=Path, help="write the results here as JSON")
     args = parser.parse_args(argv)

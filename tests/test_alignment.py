@@ -275,7 +275,9 @@ def test_several_corpus_folders_load_as_one_with_a_union_label_set(tmp_path):
 def test_shipped_configs_load(path):
     config = load_config(path)
     assert config.align.loss in ("ce", "se", "st") and config.num_frames == 64
-    EAISkeletonConfig(**config.encoder.fields())  # encoder fields are valid
+    names = list(DESCRIPTORS) if config.encoder.descriptors else []  # as stage 1 builds the encoder config
+    EAISkeletonConfig(**config.encoder.fields(), descriptor_names=names, descriptor_mean=[0.0] * len(names),
+                      descriptor_scale=[1.0] * len(names))  # encoder fields are valid
 
 
 def test_train_command_reports_bad_configs_and_a_missing_encoder_without_a_traceback(tmp_path):
