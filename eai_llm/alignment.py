@@ -204,6 +204,14 @@ def warmup_step_decay(warmup_steps: int, decay_steps: list[int], factor: float =
     return multiplier
 
 
+def _row_batches(split, batch_size: int):
+    """``split``'s rows in numpy format, as lists of up to ``batch_size`` row dicts."""
+    rows = split.with_format("numpy")
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        yield [{key: chunk[key][i] for key in chunk} for i in range(len(next(iter(chunk.values()))))]
+
+
 def stage_one_schedule(align: AlignSettings, train_clips: int, processes: int) -> tuple[int, int, list[int]]:
     """``(optimizer steps, warm-up steps, decay steps)`` of stage 1: ``align.epochs`` epochs of
     ``train_clips`` clips in batches of ``align.batch_size`` per process, stretched to at least
@@ -216,11 +224,8 @@ def stage_one_schedule(align: AlignSettings, train_clips: int, processes: int) -
 def descriptor_statistics(processor: SkeletonProcessor, split, batch_size: int = 256) -> tuple[list, list]:
     """Mean and standard deviation over ``split``'s clips of each of the processor's descriptors (absent
     values left out); a descriptor no clip has, or one without spread, gets mean 0 and scale 1."""
-    rows = split.select_columns(["positions", "num_joints", "layout", "fps"]).with_format("numpy")
     chunks = [np.zeros((0, len(processor.descriptors)))]
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        items = [{key: chunk[key][i] for key in chunk} for i in range(len(chunk["layout"]))]
+    for items in _row_batches(split.select_columns(["positions", "num_joints", "layout", "fps"]), batch_size):
         chunks.append(processor([clip_positions(item) for item in items], [str(item["layout"]) for item in items],
                                 [float(item["fps"]) for item in items])["motion_descriptors"])
     values = np.concatenate(chunks).astype(np.float64)  # (N, K)
@@ -238,10 +243,7 @@ def predict(encoder: EAISkeletonEncoder, collator: SkeletonCollator, split, batc
     encoder.eval()
     device = encoder.device
     labels, predictions, corpora = [], [], []
-    rows = split.with_format("numpy")
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        items = [{key: chunk[key][i] for key in chunk} for i in range(len(chunk["label"]))]
+    for items in _row_batches(split, batch_size):
         batch = collator(items)
         logits = encoder(**{k: batch[k].to(device) for k in SkeletonProcessor.model_input_names}).logits
         allowed = collator.vocabulary.corpus_label_mask.to(device)[batch["corpus_ids"].to(device)]
