@@ -4,8 +4,12 @@
 
 Recognition accuracy per corpus and overall, read from generated answers (the paper's protocol:
 synonyms and word forms count, no label or several labels = Error) and from the LLM's likelihood of
-each label's answer (``score``); a confusion matrix per mode; ROUGE-1/ROUGE-L, BLEU and METEOR of
-the descriptions generated for described clips. Writes metrics.json, confusion-*.png and report.md.
+each label's answer (``score``); a confusion matrix per mode. Every clip is explained (the description
+prompt with its true label): ROUGE-1/ROUGE-L, BLEU and METEOR against the described clips' references,
+and the faithfulness of the claims the explanations make, checked against each clip's measured movement
+descriptors (claim precision and recall, contradictions, action accuracy, distinct explanations), beside
+the clip-blind baselines (a constant description, the label's most frequent training description, and
+with --bare-llm the bare LLM given the label only). Writes metrics.json, confusion-*.png and report.md.
 """
 
 import argparse
@@ -19,6 +23,7 @@ from eai_llm.corpus import load_corpora
 from eai_llm.evaluation import evaluate_split, write_report
 from eai_llm.folders import check_replaceable
 from eai_llm.inference import DEFAULT_MAX_NEW_TOKENS, load_trained
+from eai_llm.language_models import load_language_model
 
 
 def main(argv=None):
@@ -31,6 +36,9 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS, help="length limit of generated descriptions")
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    parser.add_argument("--bare-llm", metavar="NAME_OR_PATH",
+                        help="also explain with this language model given the label only (a clip-blind baseline), "
+                             "e.g. the LLM the model was trained from: smollm2-135m-instruct-offline")
     args = parser.parse_args(argv)
     output_dir = Path(args.output_dir or Path(args.model).parent / "eval")
     try:
@@ -38,9 +46,11 @@ def main(argv=None):
         corpus = load_corpora(args.corpus[0] if len(args.corpus) == 1 else args.corpus)
         if args.split not in corpus:
             raise ValueError(f"{args.corpus}: no split {args.split!r}, expected one of {sorted(corpus)}")
-        model, processor = load_trained(args.model, PartialState().device, getattr(torch, args.dtype))
-        result = evaluate_split(model, processor, corpus[args.split], tuple(args.modes), args.batch_size,
-                                args.max_new_tokens)
+        device, dtype = PartialState().device, getattr(torch, args.dtype)
+        model, processor = load_trained(args.model, device, dtype)
+        bare_llm = load_language_model(args.bare_llm, dtype)[0].to(device).eval() if args.bare_llm else None
+        result = evaluate_split(model, processor, corpus[args.split], corpus["train"], tuple(args.modes),
+                                args.batch_size, args.max_new_tokens, bare_llm)
         report = write_report(result, output_dir, f"EAI-LLM evaluation: {args.model} on {', '.join(args.corpus)} "
                                                   f"({args.split})")
     except (OSError, ValueError) as error:  # the message names the file or field and what was expected

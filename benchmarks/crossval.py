@@ -59,10 +59,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from eai_llm.alignment import train_alignment
-from eai_llm.corpus import clip_positions, load_corpora
-from eai_llm.descriptors import descriptor_matrix
+from eai_llm.corpus import load_corpora, split_descriptors
 from eai_llm.labels import merged_label
-from eai_llm.layouts import get_layout
 from eai_llm.run_config import load_config
 
 SEPARATOR = "\x1f"  # joins corpus and label (or group) names into one key
@@ -160,15 +158,6 @@ def encoder_accuracy(config, corpus: DatasetDict, loss: str, output_dir: Path) -
     return train_alignment(config, corpus=corpus)[1]["accuracy"]["overall"]
 
 
-def descriptor_features(full) -> np.ndarray:
-    """``(N, K)`` descriptors of every clip (NaN where one cannot be computed)."""
-    rows = full.with_format("numpy")
-    positions = [clip_positions(rows[i]) for i in range(len(rows))]
-    fps = [float(f) for f in full["fps"]]
-    layouts = [get_layout(str(name)) for name in full["layout"]]
-    return descriptor_matrix(positions, fps, layouts, names=None)
-
-
 def corpus_choice(scores: np.ndarray, classes: np.ndarray, train_labels, train_corpora, corpora) -> np.ndarray:
     """Per clip, the best-scoring class among the labels its corpus has in training."""
     has = {c: set(train_labels[train_corpora == c]) for c in set(corpora)}
@@ -203,7 +192,7 @@ def llm_accuracy(config, corpus: DatasetDict, fold_dir: Path) -> float:
     if not any(corpus["train"]["description"]):
         config.llm.description_epochs = 0
     model, processor = load_trained(train_llm(config, corpus=corpus))
-    metrics = evaluate_split(model, processor, corpus["test"], modes=("score",))["metrics"]
+    metrics = evaluate_split(model, processor, corpus["test"], corpus["train"], modes=("score",), explain=False)["metrics"]
     del model
     gc.collect()
     return metrics["recognition_score"]["accuracy"]["overall"]
@@ -251,7 +240,7 @@ def run_folds(config, methods, full, labels, corpora, pairs, workdir: Path) -> t
     """Every method on every fold: ``{name: [accuracy per fold]}`` and ``{name: seconds in all}``."""
     scores, seconds = {name: [] for name, _ in methods}, {name: 0.0 for name, _ in methods}
     start = time.perf_counter()
-    features = descriptor_features(full)  # per clip, so once for all folds
+    features = split_descriptors(full)  # per clip, so once for all folds
     seconds[DESCRIPTOR_METHOD] += time.perf_counter() - start
     for k, (train, test) in enumerate(pairs, start=1):
         for name, kind in methods:

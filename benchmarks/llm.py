@@ -33,12 +33,10 @@ from peft import LoraConfig, get_peft_model
 
 from eai_llm.alignment import train_alignment
 from eai_llm.corpus import clip_positions, load_corpora
-from eai_llm.evaluation import description_metrics, evaluate_split
-from eai_llm.inference import DEFAULT_MAX_NEW_TOKENS, explain, generate_answers, load_trained
+from eai_llm.evaluation import evaluate_split
+from eai_llm.inference import explain, generate_answers, load_trained
 from eai_llm.instruction_tuning import InstructionCollator, instruction_examples, train_llm
-from eai_llm.labels import merged_label
 from eai_llm.language_models import load_language_model
-from eai_llm.processing_eai import DESCRIPTION_QUESTION
 from eai_llm.run_config import load_config
 
 
@@ -59,17 +57,6 @@ def ce_baseline(config) -> dict:
     if not metrics_file.is_file():
         train_alignment(config)
     return json.loads(metrics_file.read_text())
-
-
-def no_skeleton_descriptions(language_model, processor, test) -> dict:
-    """The bare LLM, asked for reasons with the true label and no skeleton tokens."""
-    described = [i for i, text in enumerate(test["description"]) if text]
-    names = test.features["label"].names
-    question = DESCRIPTION_QUESTION.replace("<Skeleton> <skeleton> </Skeleton> ", "")  # the same words, no skeleton
-    prompts = [processor.render_prompt(question.format(label=merged_label(names[test[i]["label"]])))
-               for i in described]
-    generated = generate_answers(language_model, processor, prompts, max_new_tokens=DEFAULT_MAX_NEW_TOKENS)
-    return description_metrics(generated, [test[i]["description"] for i in described])
 
 
 def step_time(model, batch, repeats: int = 3) -> float:
@@ -127,19 +114,19 @@ def benchmark(config, latency_clips: int) -> dict:
     corpus = load_corpora(config.corpus)
     test, train = corpus["test"], corpus["train"]
     model, processor = load_trained(out / "model")
+    language_model, _ = load_language_model(config.llm.language_model)  # the bare LLM, for the baselines
     eval_file = out / "eval" / "metrics.json"  # written by eval.py (make demo); else evaluated here
     evaluation = (json.loads(eval_file.read_text()) if eval_file.is_file()
-                  else evaluate_split(model, processor, test)["metrics"])
+                  else evaluate_split(model, processor, test, train, bare_llm=language_model)["metrics"])
     result = {
         "stage1_head": json.loads((out / "encoder" / "metrics.json").read_text()),
         "ce_baseline": ce_baseline(config),
         "llm_generate": evaluation["recognition_generate"],
         "llm_score": evaluation["recognition_score"],
     }
-    language_model, _ = load_language_model(config.llm.language_model)  # the bare LLM, for both baselines
     if "description" in evaluation:
         result["description"] = evaluation["description"]
-        result["description_no_skeleton"] = no_skeleton_descriptions(language_model, processor, test)
+        result["description_no_skeleton"] = evaluation["description_baselines"].get("bare_llm")
     result["latency"] = latency(model, processor, test, latency_clips)
     result["training_overhead"] = training_overhead(config, model, language_model, processor, train)
     return result
@@ -161,6 +148,8 @@ def print_result(name: str, result: dict):
         for label, key in (("EAI-LLM (skeleton tokens + label)", "description"),
                            ("bare LLM, label only (no skeleton)", "description_no_skeleton")):
             d = result[key]
+            if d is None:
+                continue
             print(f"{label:36s} ROUGE-1 {d['rouge1']:.3f}  ROUGE-L {d['rougeL']:.3f}  BLEU {d['bleu']:6.2f}  "
                   f"METEOR {d['meteor']:.3f}")
     o, lat = result["training_overhead"], result["latency"]

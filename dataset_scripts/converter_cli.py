@@ -23,8 +23,6 @@ def parse_label_map(text: str | None) -> dict[str, str]:
     return mapping
 
 
-
-
 def add_output_args(parser: argparse.ArgumentParser) -> None:
     """The options every converter in dataset_scripts/ shares."""
     parser.add_argument("--output-dir", required=True,
@@ -56,6 +54,10 @@ def add_converter_args(parser: argparse.ArgumentParser) -> None:
                         help="skip files that cannot be read (and report them) instead of stopping")
     parser.add_argument("--label-map", default="",
                         help="label synonyms, e.g. 'happy=happiness,joy=happiness' (case-insensitive)")
+    parser.add_argument("--describe", choices=["kinematics"],
+                        help="kinematics: describe every clip without an annotated description from its measured "
+                             "movement descriptors relative to the corpus's training clips (never naming the label), "
+                             "so that stage 2 learns to explain")
     add_output_args(parser)
 
 
@@ -75,6 +77,7 @@ def convert_from_args(sources: list[ClipSource], read: Callable[[Path], Motion],
     """:func:`~eai_llm.corpus.convert_files` with the options of :func:`add_converter_args`; prints its summary."""
     report = convert_files(sources, read, corpus_name, label_names, args.output_dir, input_dir=args.input_dir,
                            split=args.split, test_fraction=args.test_fraction, seed=args.seed,
-                           skip_bad=args.skip_bad, push_to_hub=args.push_to_hub, private=args.private)
+                           skip_bad=args.skip_bad, describe=args.describe or "", push_to_hub=args.push_to_hub,
+                           private=args.private)
     print(report.summary())
     return report

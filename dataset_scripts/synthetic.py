@@ -2,7 +2,7 @@
 
 Renders the requested synthetic corpora (emilya: Xsens MVN 28 joints at 120 Hz, 8 emotions;
 kdae: 24 joints at 125 Hz, 7 emotions; egbm: Kinect V2 25 joints at 30 Hz, 7 emotions), about 25 %
-of emilya and kdae clips with a description, and writes them as ONE train/test DatasetDict in the
+of emilya and kdae clips with a description (--describe all: every clip), and writes them as ONE train/test DatasetDict in the
 corpus schema of eai_llm.corpus (column ``corpus`` tells them apart; ``label`` is a ClassLabel over
 the union of their labels), with layouts.json beside it.
 
@@ -27,7 +27,7 @@ from collections import Counter
 import numpy as np
 from datasets import Dataset
 
-from eai_llm.corpus import build_corpus, check_output_dir, save_corpus
+from eai_llm.corpus import build_corpus, check_output_dir, describe_kinematics, save_corpus
 from eai_llm.layouts import get_layout
 from eai_llm.synthetic import SYNTHETIC_CORPORA, SyntheticClip, default_num_clips, generate_clips, oracle_accuracy
 
@@ -41,6 +41,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(never fewer than one clip per emotion)")
     parser.add_argument("--corpora", nargs="+", choices=list(SYNTHETIC_CORPORA), default=list(SYNTHETIC_CORPORA),
                         help="which synthetic corpora to render (default: all three)")
+    parser.add_argument("--describe", choices=["annotated", "all", "kinematics"], default="annotated",
+                        help="annotated: about 25 %% of emilya and kdae clips described by the generator from their "
+                             "latents (paper-like); all: every clip described so; kinematics: the annotated ones, "
+                             "and every other clip described from its measured movement descriptors")
     add_output_args(parser)
     args = parser.parse_args(argv)
     if args.scale <= 0:
@@ -64,12 +68,15 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     clips: list[SyntheticClip] = []
     for name in args.corpora:
-        clips += generate_clips(name, default_num_clips(name, args.scale), seed=args.seed)
+        clips += generate_clips(name, default_num_clips(name, args.scale), seed=args.seed,
+                                describe_all=args.describe == "all")
     generation_s = time.perf_counter() - started
 
     label_names = sorted({label for name in args.corpora for label in SYNTHETIC_CORPORA[name].labels})
     corpus = build_corpus(lambda: (clip.to_row() for clip in clips), label_names, split=args.split,
                           test_fraction=args.test_fraction, seed=args.seed)
+    if args.describe == "kinematics":
+        corpus = describe_kinematics(corpus, args.seed)
     parts = {split: written_clips(corpus[split], clips) for split in ("train", "test")}
     oracles = {}
     for name in args.corpora:

@@ -10,6 +10,9 @@ Each row is one clip::
     layout      str, a name in the layout registry (eai_llm.layouts)
     label       ClassLabel over the corpus's label names
     corpus, actor, action, description   str ("" when unknown)
+    description_source   str: "annotated" (written by people, or by the synthetic generator from its
+                latents), "kinematics" (written from the clip's measured descriptors,
+                :func:`describe_kinematics`) or "" (no description)
 
 The layouts a corpus uses are written beside it as ``layouts.json``, so a corpus read from a BVH
 hierarchy stays self-describing; :func:`load_corpus` registers them again.
@@ -29,12 +32,15 @@ import numpy as np
 from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets, load_from_disk
 from datasets.exceptions import DatasetGenerationError
 
+from .claims import Population, describe_measured
+from .descriptors import DESCRIPTORS, MIN_FPS, describe_motion
 from .folders import check_replaceable, temporary_folder, write_folder
 from .joint_layout import JointLayout
 from .layouts import LAYOUTS, get_layout, register_layout
 from .motion import Motion, MotionFileError, guess_bvh_units, read_bvh
 
 LAYOUTS_FILE = "layouts.json"
+ALL_CORPORA = "*"  # the key of the population of all of a split's corpora together (corpus_populations)
 
 
 def corpus_features(label_names: Iterable[str]) -> Features:
@@ -48,6 +54,7 @@ def corpus_features(label_names: Iterable[str]) -> Features:
         "actor": Value("string"),
         "action": Value("string"),
         "description": Value("string"),
+        "description_source": Value("string"),
     })
 
 
@@ -189,16 +196,20 @@ class ConversionReport:
 def convert_files(sources: list[ClipSource], read: Callable[[Path], Motion], corpus_name: str,
                   label_names: Iterable[str], output_dir: str | Path, *, input_dir: str | Path | None = None,
                   split: str = "random", test_fraction: float = 0.2, seed: int = 0, skip_bad: bool = False,
-                  push_to_hub: str | None = None, private: bool = False) -> ConversionReport:
+                  describe: str = "", push_to_hub: str | None = None, private: bool = False) -> ConversionReport:
     """Read every source with ``read(path) -> Motion`` and write the corpus to ``output_dir``.
 
     A file that cannot be read, or whose skeleton differs from the one its layout name stands for (in an
     earlier file of this conversion, or in the registry), stops the run with its error and nothing is
     written, unless ``skip_bad``: then it is skipped and reported by name. ``output_dir`` must not be ``input_dir`` or a folder
     above it, and is replaced only if this project wrote it (:func:`~eai_llm.folders.write_folder`).
-    ``split``/``test_fraction``/``seed``: see :func:`split_indices`; ``push_to_hub``: also push the
-    corpus to this Hub dataset repo (``private`` to create it private).
+    ``split``/``test_fraction``/``seed``: see :func:`split_indices`; ``describe="kinematics"``: clips
+    without an annotated description get one from their measured descriptors
+    (:func:`describe_kinematics`); ``push_to_hub``: also push the corpus to this Hub dataset repo
+    (``private`` to create it private).
     """
+    if describe not in ("", "kinematics"):
+        raise ValueError(f"describe is {describe!r}, expected '' or 'kinematics'")
     check_output_dir(output_dir, input_dir)
     if not sources:
         raise ValueError(f"{corpus_name}: no input files found")
@@ -218,11 +229,70 @@ def convert_files(sources: list[ClipSource], read: Callable[[Path], Motion], cor
                 continue
             yield clip_row(motion.positions, fps=motion.fps, layout=motion.layout.name, label=source.label,
                            corpus=corpus_name, actor=source.actor, action=source.action,
-                           description=source.description)
+                           description=source.description,
+                           description_source="annotated" if source.description else "")
 
     corpus = build_corpus(rows, label_names, split, test_fraction, seed)
+    if describe == "kinematics":
+        for layout, _ in layouts.values():  # as load_corpus does, so that the descriptors can read them
+            register_layout(layout)
+        corpus = describe_kinematics(corpus, seed)
     save_corpus(corpus, [layout for layout, _ in layouts.values()], output_dir, push_to_hub, private)
     return ConversionReport(corpus, Path(output_dir), time.perf_counter() - started, skipped)
+
+
+def split_descriptors(split: Dataset) -> np.ndarray:
+    """``(N, K)`` float64: every movement descriptor (:data:`~eai_llm.descriptors.DESCRIPTORS`, in its
+    order) of every clip of ``split``, NaN where a clip cannot have one (all of them for a clip below
+    :data:`~eai_llm.descriptors.MIN_FPS`)."""
+    rows = split.select_columns(["positions", "num_joints", "fps", "layout"]).with_format("numpy")
+    matrix = np.full((len(rows), len(DESCRIPTORS)), np.nan)
+    for i in range(len(rows)):
+        row = rows[i]
+        if float(row["fps"]) < MIN_FPS:
+            continue
+        values = describe_motion(clip_positions(row), float(row["fps"]), get_layout(str(row["layout"])))
+        matrix[i] = [values.get(name, np.nan) for name in DESCRIPTORS]
+    return matrix
+
+
+def corpus_populations(split: Dataset, descriptors: np.ndarray | None = None) -> dict[str, Population]:
+    """Per corpus name of ``split`` (and ``ALL_CORPORA`` for all its clips), the population of its clips'
+    descriptors (``descriptors``: :func:`split_descriptors` of ``split``, computed when not given): the
+    reference a claim about a clip of that corpus is read against (:mod:`eai_llm.claims`)."""
+    values = split_descriptors(split) if descriptors is None else descriptors
+    corpora = np.asarray(split["corpus"])
+    populations = {name: Population.from_values(values[corpora == name], list(DESCRIPTORS))
+                   for name in sorted(set(corpora.tolist()))}
+    populations[ALL_CORPORA] = Population.from_values(values, list(DESCRIPTORS))
+    return populations
+
+
+def describe_kinematics(corpus: DatasetDict, seed: int = 0) -> DatasetDict:
+    """``corpus`` with a description for every clip that has no annotated one, written from its measured
+    descriptors relative to the training clips of its corpus (:func:`eai_llm.claims.describe_measured`:
+    its most notable qualities and its recorded action, varied wording, never the label), marked
+    ``description_source="kinematics"``. Annotated descriptions are kept."""
+    slow = sorted({float(f) for split in corpus.values() for f in split["fps"] if f < MIN_FPS})
+    if slow:
+        raise ValueError(f"describe kinematics: field 'fps' has clips at {slow} frames per second, expected at least "
+                         f"{MIN_FPS:g} to measure movement descriptors")
+    populations = corpus_populations(corpus["train"])
+    described = {}
+    for name, split in corpus.items():
+        values = split_descriptors(split)
+        meta = split.select_columns(["corpus", "action", "description", "description_source"])[:]
+        texts, sources = list(meta["description"]), list(meta["description_source"])
+        for i, (text, corpus_name, action) in enumerate(zip(texts, meta["corpus"], meta["action"])):
+            if text:
+                continue
+            rng = np.random.default_rng([seed, i, 7 if name == "train" else 11])
+            measured = {d: v for d, v in zip(DESCRIPTORS, values[i]) if np.isfinite(v)}
+            texts[i] = describe_measured(measured, populations[corpus_name], action, rng)
+            sources[i] = "kinematics"
+        split = split.remove_columns(["description", "description_source"])
+        described[name] = split.add_column("description", texts).add_column("description_source", sources)
+    return DatasetDict(described)
 
 
 def check_layout_name(layout: JointLayout, path: Path, seen: dict[str, tuple[JointLayout, Path]]) -> None:
@@ -359,9 +429,12 @@ def load_corpus(path: str | Path) -> DatasetDict:
     for data in json.loads(layouts_file.read_text()):
         register_layout(JointLayout.from_dict(data))
     corpus = load_from_disk(str(path))
-    for split in corpus.values():
-        for name in set(split["layout"]):
-            get_layout(name)
+    for name, split in corpus.items():
+        for layout in set(split["layout"]):
+            get_layout(layout)
+        if "description_source" not in split.column_names:  # written before the column existed
+            corpus[name] = split.add_column("description_source",
+                                            ["annotated" if text else "" for text in split["description"]])
     return corpus
 
 

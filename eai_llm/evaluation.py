@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from .corpus import clip_positions
+from .claims import check_claims, notable_qualities, parse_action, parse_claims
+from .corpus import ALL_CORPORA, clip_positions, corpus_populations, split_descriptors
+from .descriptors import DESCRIPTORS
 from .folders import write_folder
 from .inference import DEFAULT_MAX_NEW_TOKENS, generate_answers, score_answers
 from .labels import ADJECTIVES, SYNONYMS, merged_label
@@ -45,10 +48,14 @@ def parse_label(text: str, labels: list[str]) -> str:
     return found.pop() if len(found) == 1 else ERROR
 
 
-def evaluate_split(model, processor, split, modes: tuple[str, ...] = ("generate", "score"),
-                   batch_size: int = 16, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> dict:
-    """Recognition (in each of ``modes``) and description metrics on a corpus split. Returns
-    ``{"metrics": {...}, "samples": [...], "confusion": {mode: (labels, matrix)}}``."""
+def evaluate_split(model, processor, split, train, modes: tuple[str, ...] = ("generate", "score"),
+                   batch_size: int = 16, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, bare_llm=None,
+                   explain: bool = True) -> dict:
+    """Recognition (in each of ``modes``), explanations and their faithfulness on a corpus ``split``, with the
+    clip-blind baselines (:func:`clip_blind_explanations` from the ``train`` split; ``bare_llm``: a language
+    model asked with the label only). Every clip is explained (the description prompt with its true label);
+    text metrics compare the described ones with their references (``explain=False``: recognition only). Returns ``{"metrics": {...}, "samples":
+    [...], "confusion": {mode: (labels, matrix)}}``."""
     if len(split) == 0:
         raise ValueError("evaluate_split: the split is empty, expected at least one clip")
     labels = model.config.labels
@@ -84,22 +91,108 @@ def evaluate_split(model, processor, split, modes: tuple[str, ...] = ("generate"
         metrics[f"recognition_{mode}"] = recognition_metrics(truth, predicted, corpora)
         confusion[mode] = confusion_matrix(truth, predicted, labels)
 
-    descriptions = split["description"]
-    described = [i for i, text in enumerate(descriptions) if text]
     samples = []
-    if described:
-        prompts = [processor.description_prompt(truth[i]) for i in described]
-        generated = generate_answers(model, processor, prompts, [clips[i] for i in described],
-                                     [layouts[i] for i in described], max_new_tokens, batch_size,
-                                     fps=[rates[i] for i in described])
-        references = [descriptions[i] for i in described]
-        metrics["description"] = description_metrics(generated, references)
-        samples = [{"corpus": corpora[i], "label": truth[i], "generated": g, "reference": r}
-                   for i, g, r in zip(described, generated, references)]
+    if explain:
+        explained, samples = explanation_metrics(model, processor, split, train, (clips, layouts, rates), truth,
+                                                 batch_size, max_new_tokens, bare_llm)
+        metrics.update(explained)
     if "generate" in predictions:
         metrics["recognition_answers"] = [{"corpus": c, "label": t, "answer": a}
                                           for c, t, a in list(zip(corpora, truth, answers))[:10]]
     return {"metrics": metrics, "samples": samples, "confusion": confusion}
+
+
+def explanation_metrics(model, processor, split, train, inputs: tuple[list, list, list], truth: list[str],
+                        batch_size: int, max_new_tokens: int, bare_llm=None) -> tuple[dict, list[dict]]:
+    """The explanations part of :func:`evaluate_split` (``inputs``: the split's clips, layout names and frame
+    rates): ``({"faithfulness": per system, "description": text metrics of the model, "description_baselines":
+    per clip-blind system}, one sample per clip with its explanation's evidence)``."""
+    clips, layouts, rates = inputs
+    explanations = generate_answers(model, processor, [processor.description_prompt(t) for t in truth], clips,
+                                    layouts, max_new_tokens, batch_size, fps=rates)
+    texts = {"eai_llm": explanations, **clip_blind_explanations(train, truth)}
+    if bare_llm is not None:
+        texts["bare_llm"] = generate_answers(bare_llm, processor, [processor.label_only_prompt(t) for t in truth],
+                                             max_new_tokens=max_new_tokens, batch_size=batch_size)
+    values = split_descriptors(split)
+    populations = corpus_populations(train)
+    corpora = [str(c) for c in split["corpus"]]
+    clip_populations = [populations.get(c, populations[ALL_CORPORA]) for c in corpora]
+    actions = [str(a) for a in split["action"]]
+    metrics = {"faithfulness": {name: faithfulness_metrics(generated, values, clip_populations, actions)
+                                for name, generated in texts.items()}}
+    descriptions = split["description"]
+    described = [i for i, text in enumerate(descriptions) if text]
+    if described:
+        references = [descriptions[i] for i in described]
+        metrics["faithfulness"]["reference"] = faithfulness_metrics(
+            references, values[described], [clip_populations[i] for i in described], [actions[i] for i in described])
+        metrics["description"] = description_metrics([explanations[i] for i in described], references)
+        metrics["description_baselines"] = {name: description_metrics([generated[i] for i in described], references)
+                                            for name, generated in texts.items() if name != "eai_llm"}
+    samples = []
+    for i, text in enumerate(explanations):
+        samples.append({"corpus": corpora[i], "label": truth[i], "action": actions[i], "generated": text, "reference": descriptions[i],
+                        "evidence": check_claims(parse_claims(text), dict(zip(DESCRIPTORS, values[i])),
+                                                 clip_populations[i])})
+    return metrics, samples
+
+
+def clip_blind_explanations(train, truth: list[str]) -> dict[str, list[str]]:
+    """Explanations that never look at the clip, for clips of true labels ``truth``: ``"constant"`` (the most
+    frequent description of the ``train`` split) and ``"per_label"`` (the most frequent training description
+    of the clip's label, else the constant). Empty texts when ``train`` has no description."""
+    names = train.features["label"].names
+    by_label: dict[str, Counter] = {}
+    for label, text in zip(train["label"], train["description"]):
+        if text:
+            by_label.setdefault(merged_label(names[label]), Counter())[text] += 1
+    overall = sum(by_label.values(), Counter())
+    constant = overall.most_common(1)[0][0] if overall else ""
+    per_label = {label: counts.most_common(1)[0][0] for label, counts in by_label.items()}
+    return {"constant": [constant] * len(truth), "per_label": [per_label.get(t, constant) for t in truth]}
+
+
+def faithfulness_metrics(texts: list[str], values: np.ndarray, populations: list, actions: list[str]) -> dict:
+    """Whether explanations ``texts`` (one per clip) say what the clips' measured descriptors ``values``
+    ``(N, K)`` (columns :data:`~eai_llm.descriptors.DESCRIPTORS`) show, each read against its clip's
+    :class:`~eai_llm.claims.Population` in ``populations`` (:mod:`eai_llm.claims`):
+
+    - ``claim_precision``: supported claims / claims with a measurement;
+    - ``claim_recall``: notable qualities of the clips claimed in their direction / notable qualities;
+    - ``contradiction_rate``: claims opposite to the measurement or to another claim of the same text / claims;
+    - ``self_contradictory``: share of texts that say a quality both ways;
+    - ``action_accuracy``: share of the clips with a recorded action whose text names it, and no other of
+      the split's actions (``None`` when no clip records one);
+    - ``distinct``: distinct texts / texts; ``no_claim``: texts without a parsable quality claim;
+      ``claims_per_text``; ``unchecked``: claims of qualities the clip has no measurement of.
+    """
+    verdicts, notable_total, notable_said, self_contradictory, no_claim, actions_right = Counter(), 0, 0, 0, 0, 0
+    known_actions = sorted({a for a in actions if a})
+    for text, row, population, action in zip(texts, values, populations, actions):
+        measured = dict(zip(DESCRIPTORS, row))
+        claims = parse_claims(text)
+        evidence = check_claims(claims, measured, population)
+        verdicts.update(e["verdict"] for e in evidence)
+        self_contradictory += any((q, -d) in claims for q, d in claims)
+        no_claim += not claims
+        notable = notable_qualities(measured, population)
+        notable_total += len(notable)
+        notable_said += sum((q, d) in claims for q, d, _ in notable)
+        actions_right += bool(action) and parse_action(text, known_actions) == action
+    checked = verdicts["supported"] + verdicts["unsupported"] + verdicts["contradicted"]
+    claims_total = checked + verdicts["unchecked"]
+    n = len(texts)
+    with_action = sum(bool(a) for a in actions)
+    return {"claim_precision": verdicts["supported"] / checked if checked else None,
+            "claim_recall": notable_said / notable_total if notable_total else None,
+            "contradiction_rate": verdicts["contradicted"] / claims_total if claims_total else None,
+            "self_contradictory": self_contradictory / n if n else None,
+            "action_accuracy": actions_right / with_action if with_action else None,
+            "distinct": len(set(texts)) / n if n else None,
+            "no_claim": no_claim / n if n else None,
+            "claims_per_text": claims_total / n if n else None,
+            "unchecked": verdicts["unchecked"], "num_texts": n}
 
 
 def accuracy_by_corpus(truth: list[str], predicted: list[str], corpora: list[str]) -> dict[str, float]:
@@ -131,7 +224,40 @@ def metric_lines(metrics: dict) -> list[str]:
         d = metrics["description"]
         lines.append(f"- description: ROUGE-1 {d['rouge1']:.3f}, ROUGE-L {d['rougeL']:.3f}, BLEU {d['bleu']:.2f}, "
                      f"METEOR {d['meteor']:.3f}; {d['num_clips']} described clips")
+    if "faithfulness" in metrics:
+        lines += ["", *explanation_table(metrics)]
     return lines
+
+
+SYSTEMS = {"eai_llm": "EAI-LLM", "constant": "constant description (clip-blind)",
+           "per_label": "most frequent description of the label (clip-blind)",
+           "bare_llm": "bare LLM, label only (clip-blind)", "reference": "reference descriptions"}
+_FAITHFULNESS_COLUMNS = ("claim_precision", "claim_recall", "contradiction_rate", "self_contradictory",
+                         "action_accuracy", "distinct", "no_claim")
+
+
+def explanation_table(metrics: dict) -> list[str]:
+    """A Markdown table of the explanations: per system (:data:`SYSTEMS`), the text metrics on the described
+    clips and the faithfulness metrics (:func:`faithfulness_metrics`) on every clip (the references: on the
+    described ones)."""
+    text = {"eai_llm": metrics.get("description"), **metrics.get("description_baselines", {})}
+    header = ["explanations", "ROUGE-1", "ROUGE-L", "BLEU", "METEOR", *_FAITHFULNESS_COLUMNS]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for name, faithful in metrics["faithfulness"].items():
+        scores = text.get(name) or {}
+        cells = [f"{scores[k]:.3f}" if k in scores else "" for k in ("rouge1", "rougeL")]
+        cells += [f"{scores['bleu']:.2f}" if "bleu" in scores else "", f"{scores['meteor']:.3f}" if scores else ""]
+        cells += ["n/a" if faithful[k] is None else f"{faithful[k]:.3f}" for k in _FAITHFULNESS_COLUMNS]
+        lines.append(f"| {SYSTEMS.get(name, name)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def evidence_line(evidence: dict) -> str:
+    """``"tempo high: extremity_speed 0.412 (percentile 0.81), supported"``: one checked claim as text."""
+    measured = ("not measured" if evidence["verdict"] == "unchecked" and not np.isfinite(evidence["value"]) else
+                f"{evidence['descriptor']} {evidence['value']:.3g} {evidence['unit']} "
+                f"(percentile {evidence['percentile']:.2f})")
+    return f"{evidence['quality']} {'high' if evidence['direction'] > 0 else 'low'}: {measured}, {evidence['verdict']}"
 
 
 def description_metrics(generated: list[str], references: list[str]) -> dict:
@@ -179,10 +305,14 @@ def write_report(result: dict, output_dir: str | Path, title: str) -> Path:
             plt.close(figure)
             lines.append(f"Confusion matrix ({mode}): `confusion-{mode}.png`.")
         if result["samples"]:
-            lines += ["", "## Sample explanations", ""]
-            for sample in result["samples"][:5]:
-                lines += [f"- **{sample['label']}** ({sample['corpus']})", f"  - generated: {sample['generated']}",
-                          f"  - reference: {sample['reference']}"]
+            lines += ["", "## Sample explanations", "",
+                      "Each claim with the measured descriptor and its percentile among the corpus's training clips.", ""]
+            for sample in result["samples"][:8]:
+                lines += [f"- **{sample['label']}** ({sample['corpus']}{', ' + sample['action'] if sample['action'] else ''})",
+                          f"  - explanation: {sample['generated']}",
+                          *(f"  - {evidence_line(e)}" for e in sample["evidence"])]
+                if sample["reference"]:
+                    lines.append(f"  - reference: {sample['reference']}")
         (folder / "report.md").write_text("\n".join(lines) + "\n")
 
     return write_folder(output_dir, write) / "report.md"

@@ -305,6 +305,12 @@ class EAIProcessor(ProcessorMixin):
         """The paper's description prompt for ``label`` (its merged name, e.g. ``"happiness"``)."""
         return self.render_prompt(DESCRIPTION_QUESTION.format(label=merged_label(label)))
 
+    def label_only_prompt(self, label: str) -> str:
+        """The description prompt's words without the skeleton: what a bare LLM is asked for the clip-blind
+        baseline of the explanations."""
+        question = DESCRIPTION_QUESTION.replace("<Skeleton> <skeleton> </Skeleton> ", "")
+        return self.render_prompt(question.format(label=merged_label(label)))
+
     @staticmethod
     def recognition_answer(label: str) -> str:
         """The recognition target: ``"This is a/an [adjective] person."``."""

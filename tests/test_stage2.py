@@ -189,8 +189,9 @@ def test_stage2_resumes_an_interrupted_run_from_its_checkpoint(trained, tmp_path
 def test_evaluation_reports_accuracy_per_corpus_errors_descriptions_and_a_confusion_matrix(trained, tmp_path):
     _, model_dir, corpus_dir = trained
     model, processor = load_trained(model_dir)
-    test = load_corpus(corpus_dir)["test"]
-    result = evaluate_split(model, processor, test, max_new_tokens=8)
+    corpus = load_corpus(corpus_dir)
+    test = corpus["test"]
+    result = evaluate_split(model, processor, test, corpus["train"], max_new_tokens=8)
     metrics = result["metrics"]
     for mode in ("generate", "score"):
         scores = metrics[f"recognition_{mode}"]
@@ -201,6 +202,11 @@ def test_evaluation_reports_accuracy_per_corpus_errors_descriptions_and_a_confus
     assert metrics["recognition_score"]["error_rate"] == 0  # scoring always picks a label
     assert any(test["description"])  # the tiny corpus has described test clips
     assert set(metrics["description"]) == {"rouge1", "rougeL", "bleu", "meteor", "num_clips"}
+    # every clip explained; the clip-blind baselines beside the model on every metric
+    assert set(metrics["faithfulness"]) == {"eai_llm", "constant", "per_label", "reference"}
+    assert metrics["faithfulness"]["eai_llm"]["num_texts"] == len(test) == len(result["samples"])
+    assert metrics["faithfulness"]["constant"]["distinct"] == 1 / len(test)
+    assert set(metrics["description_baselines"]) == {"constant", "per_label"}
     report = write_report(result, tmp_path, "tiny")
     assert json.loads((tmp_path / "metrics.json").read_text())["recognition_score"]["num_clips"] == len(test)
     assert (tmp_path / "confusion-generate.png").stat().st_size > 0 and "recognition (score): accuracy" in report.read_text()
@@ -211,10 +217,10 @@ def test_evaluation_rejects_an_empty_split_and_labels_the_model_never_saw(traine
     model, processor = load_trained(model_dir)
     test = load_corpus(corpus_dir)["test"]
     with pytest.raises(ValueError, match="the split is empty"):
-        evaluate_split(model, processor, test.select([]))
+        evaluate_split(model, processor, test.select([]), test)
     renamed = test.cast_column("label", test.features["label"].__class__(names=["anger", "pride", "sadness"]))
     with pytest.raises(ValueError, match=r"labels \['pride'\] are not in the model's label vocabulary"):
-        evaluate_split(model, processor, renamed)
+        evaluate_split(model, processor, renamed, test)
 
 
 def test_load_trained_rejects_folders_of_another_model_type(trained, tmp_path):

@@ -43,7 +43,8 @@ class SyntheticClip:
     def to_row(self) -> dict:
         """The clip as a row of the corpus schema (:func:`eai_llm.corpus.clip_row`)."""
         return clip_row(self.positions, fps=self.fps, layout=self.layout, label=self.label, corpus=self.corpus,
-                        actor=self.actor, action=self.action, description=self.description)
+                        actor=self.actor, action=self.action, description=self.description,
+                        description_source="annotated" if self.description else "")
 
 
 @dataclass
@@ -93,12 +94,13 @@ def _specs(corpus: str, num_clips: int, seed: int, labels: Sequence[str] | None 
 
 
 def generate_clips(corpus: str, num_clips: int, seed: int = 0, *, labels: Sequence[str] | None = None,
-                   actions: Sequence[str] | None = None) -> list[SyntheticClip]:
+                   actions: Sequence[str] | None = None, describe_all: bool = False) -> list[SyntheticClip]:
     """Render ``num_clips`` clips of a synthetic corpus (``"emilya"``, ``"kdae"`` or ``"egbm"``).
 
     Emotions are balanced (round-robin over a seeded permutation), actors too; actions are drawn at
     random. ``labels`` / ``actions`` restrict the emotions / action templates drawn from (for
-    experiments). The same arguments give identical clips, byte for byte.
+    experiments). The corpus's ``description_fraction`` of the clips are described, as the paper's
+    annotators described a few hundred; ``describe_all`` describes every clip (the same texts for those). The same arguments give identical clips, byte for byte.
 
     Returns:
         ``num_clips`` :class:`SyntheticClip`, positions ``(T, J, 3)`` float32 with ``T`` about 2-4 s
@@ -110,7 +112,7 @@ def generate_clips(corpus: str, num_clips: int, seed: int = 0, *, labels: Sequen
         render_rng = np.random.default_rng([seed, CORPUS_ID[corpus], s.index, 2])
         positions = render(spec, s.action, s.latents, s.actor, render_rng)
         description = ""
-        if s.described:
+        if s.described or describe_all:
             text_rng = np.random.default_rng([seed, CORPUS_ID[corpus], s.index, 3])
             description = describe(corpus, s.action, s.latents, text_rng)
         clips.append(SyntheticClip(positions, spec.fps, spec.layout, s.label, corpus, s.actor.name, s.action,
