@@ -7,8 +7,8 @@ eval.py reports beside the model.
 
 import argparse
 
-from eai_llm.corpus import ALL_CORPORA, corpus_populations, load_corpora, split_descriptors
-from eai_llm.evaluation import clip_blind_explanations, faithfulness_metrics
+from eai_llm.corpus import load_corpora
+from eai_llm.evaluation import clip_blind_explanations, faithfulness_by_system
 from eai_llm.labels import merged_label
 
 COLUMNS = ("claim_precision", "claim_recall", "contradiction_rate", "action_accuracy", "distinct", "num_texts")
@@ -22,16 +22,7 @@ def main(argv=None):
     train, test = corpus["train"], corpus["test"]
     names = test.features["label"].names
     truth = [merged_label(names[i]) for i in test["label"]]
-    values, populations = split_descriptors(test), corpus_populations(train)
-    clip_populations = [populations.get(str(c), populations[ALL_CORPORA]) for c in test["corpus"]]
-    actions = [str(a) for a in test["action"]]
-    rows = {name: faithfulness_metrics(texts, values, clip_populations, actions)
-            for name, texts in clip_blind_explanations(train, truth).items()}
-    described = [i for i, text in enumerate(test["description"]) if text]
-    if described:
-        rows["reference"] = faithfulness_metrics([test["description"][i] for i in described], values[described],
-                                                 [clip_populations[i] for i in described],
-                                                 [actions[i] for i in described])
+    rows = faithfulness_by_system(clip_blind_explanations(train, truth), test, train)[0]
     print(f"{'texts':12s}" + "".join(f"{c:>20s}" for c in COLUMNS))
     for name, metrics in rows.items():
         print(f"{name:12s}" + "".join(f"{'n/a':>20s}" if metrics[c] is None else f"{metrics[c]:20.3f}"

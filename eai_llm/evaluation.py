@@ -114,28 +114,42 @@ def explanation_metrics(model, processor, split, train, inputs: tuple[list, list
     if bare_llm is not None:
         texts["bare_llm"] = generate_answers(bare_llm, processor, [processor.label_only_prompt(t) for t in truth],
                                              max_new_tokens=max_new_tokens, batch_size=batch_size)
-    values = split_descriptors(split)
-    populations = corpus_populations(train)
-    corpora = [str(c) for c in split["corpus"]]
-    clip_populations = [populations.get(c, populations[ALL_CORPORA]) for c in corpora]
-    actions = [str(a) for a in split["action"]]
-    metrics = {"faithfulness": {name: faithfulness_metrics(generated, values, clip_populations, actions)
-                                for name, generated in texts.items()}}
+    faithfulness, values, clip_populations = faithfulness_by_system(texts, split, train)
+    metrics = {"faithfulness": faithfulness}
+    actions, corpora = [str(a) for a in split["action"]], [str(c) for c in split["corpus"]]
     descriptions = split["description"]
     described = [i for i, text in enumerate(descriptions) if text]
     if described:
         references = [descriptions[i] for i in described]
-        metrics["faithfulness"]["reference"] = faithfulness_metrics(
-            references, values[described], [clip_populations[i] for i in described], [actions[i] for i in described])
         metrics["description"] = description_metrics([explanations[i] for i in described], references)
         metrics["description_baselines"] = {name: description_metrics([generated[i] for i in described], references)
                                             for name, generated in texts.items() if name != "eai_llm"}
     samples = []
     for i, text in enumerate(explanations):
-        samples.append({"corpus": corpora[i], "label": truth[i], "action": actions[i], "generated": text, "reference": descriptions[i],
+        samples.append({"corpus": corpora[i], "label": truth[i], "action": actions[i], "generated": text,
+                        "reference": descriptions[i],
                         "evidence": check_claims(parse_claims(text), dict(zip(DESCRIPTORS, values[i])),
                                                  clip_populations[i])})
     return metrics, samples
+
+
+def faithfulness_by_system(texts: dict[str, list[str]], split, train) -> tuple[dict, np.ndarray, list]:
+    """:func:`faithfulness_metrics` of each system's ``texts`` (one per clip of ``split``), and as ``"reference"``
+    of ``split``'s own descriptions on its described clips, each clip read against the population of its
+    corpus in ``train`` (all of ``train`` for a corpus it lacks). Returns ``(metrics per system, descriptors
+    (N, K) of split, each clip's Population)``."""
+    values = split_descriptors(split)
+    populations = corpus_populations(train)
+    clip_populations = [populations.get(str(c), populations[ALL_CORPORA]) for c in split["corpus"]]
+    actions = [str(a) for a in split["action"]]
+    metrics = {name: faithfulness_metrics(generated, values, clip_populations, actions)
+               for name, generated in texts.items()}
+    described = [i for i, text in enumerate(split["description"]) if text]
+    if described:
+        metrics["reference"] = faithfulness_metrics([split["description"][i] for i in described], values[described],
+                                                    [clip_populations[i] for i in described],
+                                                    [actions[i] for i in described])
+    return metrics, values, clip_populations
 
 
 def clip_blind_explanations(train, truth: list[str]) -> dict[str, list[str]]:
