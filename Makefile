@@ -25,7 +25,7 @@ $(WORDNET):
 	  ($(APT) update -q && $(APT) install -y -q wordnet-base wordnet-sense-index)
 
 demo: $(VENV)/.installed $(WORDNET)
-	$(PY) dataset_scripts/synthetic.py --output-dir $(DEMO_DIR)/corpus
+	$(PY) dataset_scripts/synthetic.py --describe all --output-dir $(DEMO_DIR)/corpus
 	$(PY) train.py --config configs/demo.yaml --stage all --output-dir $(DEMO_DIR)
 	$(PY) eval.py --model $(DEMO_DIR)/model --corpus $(DEMO_DIR)/corpus --output-dir $(DEMO_DIR)/eval \
 	  --bare-llm smollm2-135m-instruct-offline

@@ -20,7 +20,7 @@ import torch
 from accelerate import PartialState
 
 from eai_llm.corpus import load_corpora
-from eai_llm.evaluation import evaluate_split, write_report
+from eai_llm.evaluation import evaluate_split, read_latents, write_report
 from eai_llm.folders import check_replaceable
 from eai_llm.inference import DEFAULT_MAX_NEW_TOKENS, load_trained
 from eai_llm.language_models import load_language_model
@@ -49,8 +49,9 @@ def main(argv=None):
         device, dtype = PartialState().device, getattr(torch, args.dtype)
         model, processor = load_trained(args.model, device, dtype)
         bare_llm = load_language_model(args.bare_llm, dtype)[0].to(device).eval() if args.bare_llm else None
+        latents = read_latents(args.corpus[0], args.split) if len(args.corpus) == 1 else None  # synthetic corpora
         result = evaluate_split(model, processor, corpus[args.split], corpus["train"], tuple(args.modes),
-                                args.batch_size, args.max_new_tokens, bare_llm)
+                                args.batch_size, args.max_new_tokens, bare_llm, latents=latents)
         report = write_report(result, output_dir, f"EAI-LLM evaluation: {args.model} on {', '.join(args.corpus)} "
                                                   f"({args.split})")
     except (OSError, ValueError) as error:  # the message names the file or field and what was expected

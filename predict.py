@@ -3,8 +3,11 @@
     python predict.py --model outputs/demo/model clip.bvh
 
 Reads BVH, Kinect V2 text, Xsens MVNX/CSV or .npy/.npz (see eai_llm.motion), ranks the model's
-labels by the LLM's likelihood and asks it for the reasons. Prints JSON:
-{"label": ..., "scores": {label: probability}, "explanation": ...}.
+labels by the LLM's likelihood and asks it for the reasons, then checks each claim of the reasons
+against the clip's measured movement descriptors. Prints JSON:
+{"label": ..., "scores": {label: probability}, "explanation": ...,
+ "evidence": {"population": training corpus, "claims": [{"quality", "direction", "descriptor",
+              "value", "unit", "percentile", "verdict"}, ...]}}.
 
 The motion file is read (and checked) before the model is loaded, so a bad file fails in a moment;
 every failure, from loading, reading or explaining, is a one-line ``predict.py: ...`` message.

@@ -27,9 +27,13 @@ from collections import Counter
 import numpy as np
 from datasets import Dataset
 
+from eai_llm.claims import QUALITIES
 from eai_llm.corpus import build_corpus, check_output_dir, describe_kinematics, save_corpus
+from eai_llm.evaluation import LATENTS_FILE
 from eai_llm.layouts import get_layout
 from eai_llm.synthetic import SYNTHETIC_CORPORA, SyntheticClip, default_num_clips, generate_clips, oracle_accuracy
+from eai_llm.synthetic.descriptions import latent_quantiles
+from eai_llm.synthetic.qualities import LATENT_NAMES
 
 from converter_cli import add_output_args, run_script
 
@@ -86,22 +90,29 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError:  # too few clips for a test part
             pass
     layouts = [get_layout(SYNTHETIC_CORPORA[name].layout) for name in args.corpora]
-    # The ceiling beside the corpus, for benchmarks that report accuracy against it.
+    qualities = [name for name in LATENT_NAMES if name in QUALITIES]
+    columns = [LATENT_NAMES.index(name) for name in qualities]
+    latents = {"names": qualities} | {split: [latent_quantiles(c.corpus, c.latents)[columns].tolist() for c in written]
+                                      for split, written in parts.items()}
+    # The ceiling beside the corpus, for benchmarks that report accuracy against it, and the latents that eval.py
+    # checks explanations against.
     save_corpus(corpus, layouts, args.output_dir, push_to_hub=args.push_to_hub, private=args.private,
-                extra_files={"oracle.json": json.dumps(oracles, indent=2)})
+                extra_files={"oracle.json": json.dumps(oracles, indent=2), LATENTS_FILE: json.dumps(latents)})
     total_s = time.perf_counter() - started
 
     print(f"synthetic corpus written to {args.output_dir} (split {args.split}, seed {args.seed}, "
           f"scale {args.scale})")
     print(f"{'corpus':8s} {'layout':12s} {'fps':>5s} {'train':>6s} {'test':>5s} {'actors':>6s} "
           f"{'described':>9s} {'oracle':>7s}")
+    described = Counter(name for split in corpus.values() for name, text in zip(split["corpus"], split["description"])
+                        if text)
     for name in args.corpora:
         train, test = ([c for c in parts[split] if c.corpus == name] for split in ("train", "test"))
         oracle = f"{oracles[name]:7.3f}" if name in oracles else f"{'n/a':>7s}"
         spec = SYNTHETIC_CORPORA[name]
         rendered = [c for c in clips if c.corpus == name]
         print(f"{name:8s} {spec.layout:12s} {spec.fps:5.0f} {len(train):6d} {len(test):5d} "
-              f"{len({c.actor for c in rendered}):6d} {sum(bool(c.description) for c in rendered):9d} {oracle}")
+              f"{len({c.actor for c in rendered}):6d} {described[name]:9d} {oracle}")
     actions = Counter(c.action for c in clips)
     print(f"total {len(clips)} clips ({len(parts['train'])} train, {len(parts['test'])} test); "
           f"actions {dict(sorted(actions.items()))}")

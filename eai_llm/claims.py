@@ -29,6 +29,7 @@ from .descriptors import DESCRIPTORS
 
 NOTABLE = 0.25  # a quality is notable below this percentile or above 1 - this
 LEVELS = np.linspace(0.0, 1.0, 101)  # the quantiles a Population keeps per descriptor
+ALL_CORPORA = "*"  # the population of all of a split's corpora together, the reference when no one corpus fits
 
 
 class Quality(NamedTuple):
@@ -214,7 +215,8 @@ class Population:
         return cls(quantiles)
 
     def to_dict(self) -> dict[str, list[float]]:
-        return {name: [float(v) for v in q] for name, q in self.quantiles.items()}
+        """``{descriptor: 101 quantiles}``, 7 significant digits (the precision a saved config needs)."""
+        return {name: [float(f"{v:.7g}") for v in q] for name, q in self.quantiles.items()}
 
     def percentile(self, name: str, value: float) -> float:
         """The share of the population below ``value``, ties counted half (NaN when the value or the
@@ -224,6 +226,23 @@ class Population:
         q = self.quantiles[name]
         below, up_to = np.searchsorted(q, value, "left"), np.searchsorted(q, value, "right")
         return float((below + up_to) / 2 / len(q))
+
+
+def population_for_layout(populations: Mapping[str, Mapping], layout: str) -> tuple[str, Population]:
+    """The reference population for a clip of ``layout`` at inference, where its corpus is not known:
+    the one training corpus whose clips have that layout, else all of them (:data:`ALL_CORPORA`).
+
+    Args:
+        populations: ``{corpus: {"layouts": [name, ...], "quantiles": {descriptor: quantiles}}}``, as
+            :func:`eai_llm.corpus.population_records` writes them (``EAIConfig.descriptor_populations``).
+        layout: the clip's layout name.
+
+    Returns:
+        ``(corpus name, Population)``.
+    """
+    fits = [name for name, record in populations.items() if name != ALL_CORPORA and layout in record["layouts"]]
+    name = fits[0] if len(fits) == 1 else ALL_CORPORA
+    return name, Population(populations[name]["quantiles"])
 
 
 def notable_qualities(values: Mapping[str, float], population: Population) -> list[tuple[str, int, float]]:
@@ -242,7 +261,8 @@ def check_claims(claims: Sequence[tuple[str, int]], values: Mapping[str, float],
                  population: Population) -> list[dict]:
     """Each claim with its evidence: ``{"quality", "direction", "descriptor", "value", "unit", "percentile",
     "verdict"}``, verdict one of ``"supported"``, ``"unsupported"``, ``"contradicted"`` (the clip is notable
-    the other way, or the explanation also claims the opposite) or ``"unchecked"`` (no measurement)."""
+    the other way, or the explanation also claims the opposite) or ``"unchecked"`` (no measurement: value
+    and percentile None, so that the evidence is plain JSON)."""
     said = set(claims)
     evidence = []
     for name, direction in claims:
@@ -259,8 +279,9 @@ def check_claims(claims: Sequence[tuple[str, int]], values: Mapping[str, float],
             verdict = "contradicted"
         else:
             verdict = "unsupported"
-        evidence.append({"quality": name, "direction": direction, "descriptor": descriptor, "value": value,
-                         "unit": DESCRIPTORS[descriptor].unit, "percentile": p, "verdict": verdict})
+        evidence.append({"quality": name, "direction": direction, "descriptor": descriptor,
+                         "value": value if np.isfinite(value) else None, "unit": DESCRIPTORS[descriptor].unit,
+                         "percentile": p if np.isfinite(p) else None, "verdict": verdict})
     return evidence
 
 

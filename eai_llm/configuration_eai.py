@@ -8,6 +8,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from .claims import ALL_CORPORA, Population
 from .joint_layout import JointLayout
 
 
@@ -153,6 +154,11 @@ class EAIConfig(PreTrainedConfig):
             temporal tokens) or ``"all"`` (semantic, then spatial, then temporal).
         skeleton_token_id: id of the ``<skeleton>`` placeholder token in the LLM's vocabulary; the
             processor writes it ``num_skeleton_tokens`` times per clip.
+        descriptor_populations: where the training clips' movement descriptors lie, per training corpus
+            (``{corpus: {"layouts": [name, ...], "quantiles": {descriptor: 101 quantiles}}}``, with ``"*"``
+            for all of them; :func:`eai_llm.corpus.population_records`): the reference that the evidence
+            beside an explanation reads a clip's measurements against. ``None`` in a model saved before it
+            was kept (its explanations then come without evidence).
     """
 
     model_type = "eai_llm"
@@ -165,6 +171,7 @@ class EAIConfig(PreTrainedConfig):
     skeleton_config: dict | PreTrainedConfig | None = None
     token_granularity: str = "all"
     skeleton_token_id: int = 0
+    descriptor_populations: dict | None = None
     tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):
@@ -177,6 +184,16 @@ class EAIConfig(PreTrainedConfig):
             raise ValueError(f"EAIConfig: 'skeleton_token_id' is {self.skeleton_token_id}, expected an id in the "
                              f"LLM's vocabulary [0, {self.text_config.vocab_size})")
         self.tie_word_embeddings = self.tie_word_embeddings or self.text_config.tie_word_embeddings
+        for name, record in (self.descriptor_populations or {}).items():
+            try:
+                if not isinstance(record, dict) or not isinstance(record.get("layouts"), list):
+                    raise ValueError("expected {'layouts': [name, ...], 'quantiles': {descriptor: quantiles}}")
+                Population(record.get("quantiles", {}))
+            except (ValueError, TypeError, AttributeError) as error:
+                raise ValueError(f"EAIConfig: field 'descriptor_populations' entry {name!r}: {error}") from None
+        if self.descriptor_populations is not None and ALL_CORPORA not in self.descriptor_populations:
+            raise ValueError(f"EAIConfig: field 'descriptor_populations' has no {ALL_CORPORA!r} entry (all training "
+                             "clips), expected one")
 
     @classmethod
     def from_dict(cls, config_dict: dict, **kwargs) -> "EAIConfig":

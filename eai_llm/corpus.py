@@ -32,7 +32,7 @@ import numpy as np
 from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets, load_from_disk
 from datasets.exceptions import DatasetGenerationError
 
-from .claims import Population, describe_measured
+from .claims import ALL_CORPORA, Population, describe_measured
 from .descriptors import DESCRIPTORS, MIN_FPS, describe_motion
 from .folders import check_replaceable, temporary_folder, write_folder
 from .joint_layout import JointLayout
@@ -40,7 +40,6 @@ from .layouts import LAYOUTS, get_layout, register_layout
 from .motion import Motion, MotionFileError, guess_bvh_units, read_bvh
 
 LAYOUTS_FILE = "layouts.json"
-ALL_CORPORA = "*"  # the key of the population of all of a split's corpora together (corpus_populations)
 
 
 def corpus_features(label_names: Iterable[str]) -> Features:
@@ -249,8 +248,6 @@ def split_descriptors(split: Dataset) -> np.ndarray:
     matrix = np.full((len(rows), len(DESCRIPTORS)), np.nan)
     for i in range(len(rows)):
         row = rows[i]
-        if float(row["fps"]) < MIN_FPS:
-            continue
         values = describe_motion(clip_positions(row), float(row["fps"]), get_layout(str(row["layout"])))
         matrix[i] = [values.get(name, np.nan) for name in DESCRIPTORS]
     return matrix
@@ -266,6 +263,18 @@ def corpus_populations(split: Dataset, descriptors: np.ndarray | None = None) ->
                    for name in sorted(set(corpora.tolist()))}
     populations[ALL_CORPORA] = Population.from_values(values, list(DESCRIPTORS))
     return populations
+
+
+def population_records(split: Dataset) -> dict[str, dict]:
+    """:func:`corpus_populations` of ``split`` with each corpus's layouts, as a model saves them
+    (``EAIConfig.descriptor_populations``; read by :func:`eai_llm.claims.population_for_layout`):
+    ``{corpus: {"layouts": [name, ...], "quantiles": {descriptor: 101 quantiles}}}``."""
+    layouts = {}
+    for corpus_name, layout in zip(split["corpus"], split["layout"]):
+        layouts.setdefault(str(corpus_name), set()).add(str(layout))
+    layouts[ALL_CORPORA] = set().union(*layouts.values())
+    return {name: {"layouts": sorted(layouts[name]), "quantiles": population.to_dict()}
+            for name, population in corpus_populations(split).items()}
 
 
 def describe_kinematics(corpus: DatasetDict, seed: int = 0) -> DatasetDict:

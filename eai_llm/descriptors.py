@@ -25,8 +25,9 @@ Conventions shared by the formulas (the one-line formula of each descriptor is i
 
 Short clips: a descriptor has a minimum clip length (:attr:`Descriptor.min_seconds`: 0.5 s for the
 derivative ones, 1 s for variations and the tremor spectrum, 2 s for periodicity); shorter clips do
-not get it. Frame rates below :data:`MIN_FPS` are refused (the tremor band reaches 12 Hz), and so are
-positions with NaN or infinite values (the readers repair gaps before this step).
+not get it. A clip below :data:`MIN_FPS` gets no descriptor at all (the tremor band reaches 12 Hz):
+:func:`describe_motion` is the one place that rule is applied. Positions with NaN or infinite values are
+refused (the readers repair gaps before this step).
 """
 
 from __future__ import annotations
@@ -111,8 +112,8 @@ class _Clip:
         if bad:
             raise ValueError(f"positions hold {bad} NaN or infinite values; repair them first "
                              "(eai_llm.motion.repair_missing)")
-        if not math.isfinite(fps) or fps < MIN_FPS:
-            raise ValueError(f"fps is {fps}, expected at least {MIN_FPS}")
+        if not math.isfinite(fps) or fps <= 0:
+            raise ValueError(f"fps is {fps}, expected a positive number of frames per second")
         self.x = positions.astype(np.float64)
         self.fps = float(fps)
         self.seconds = len(positions) / self.fps
@@ -317,15 +318,19 @@ def describe_motion(positions: np.ndarray, fps: float, layout: JointLayout,
 
     Args:
         positions: ``(T, J, 3)`` joint positions, metres, +Y up, no NaN (else ``ValueError``).
-        fps: frame rate, at least :data:`MIN_FPS`.
+        fps: frame rate, positive; below :data:`MIN_FPS` no descriptor can be computed.
         layout: the clip's :class:`~eai_llm.joint_layout.JointLayout`.
-        names: the descriptors wanted. ``None``: every descriptor the layout's joints and the clip's
-            length allow (the others are absent from the result). Given: all of them, or a
-            ``ValueError`` listing, per descriptor, the canonical joints missing from the layout or
-            the clip length it needs.
+        names: the descriptors wanted. ``None``: every descriptor the layout's joints, the clip's
+            length and its frame rate allow (the others are absent from the result). Given: all of them,
+            or a ``ValueError`` listing, per descriptor, the canonical joints missing from the layout or
+            the clip length it needs, or naming the frame rate.
     """
     clip = _Clip(positions, fps, layout)
     wanted = _known(names)
+    if clip.fps < MIN_FPS:
+        if names is not None:
+            raise ValueError(f"cannot compute descriptors: fps is {clip.fps:g}, expected at least {MIN_FPS:g}")
+        return {}
     lacking = missing_joints(clip.layout, wanted)
     short = [n for n in wanted if n not in lacking and clip.seconds < DESCRIPTORS[n].min_seconds]
     if names is not None and (lacking or short):

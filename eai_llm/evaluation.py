@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .claims import check_claims, notable_qualities, parse_action, parse_claims
-from .corpus import ALL_CORPORA, clip_positions, corpus_populations, split_descriptors
+from .claims import (ALL_CORPORA, LEVELS, QUALITIES, Population, check_claims, notable_qualities, parse_action,
+                     parse_claims)
+from .corpus import clip_positions, corpus_populations, split_descriptors
 from .descriptors import DESCRIPTORS
 from .folders import write_folder
 from .inference import DEFAULT_MAX_NEW_TOKENS, generate_answers, score_answers
@@ -50,12 +51,13 @@ def parse_label(text: str, labels: list[str]) -> str:
 
 def evaluate_split(model, processor, split, train, modes: tuple[str, ...] = ("generate", "score"),
                    batch_size: int = 16, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, bare_llm=None,
-                   explain: bool = True) -> dict:
+                   explain: bool = True, latents: dict | None = None) -> dict:
     """Recognition (in each of ``modes``), explanations and their faithfulness on a corpus ``split``, with the
     clip-blind baselines (:func:`clip_blind_explanations` from the ``train`` split; ``bare_llm``: a language
     model asked with the label only). Every clip is explained (the description prompt with its true label);
-    text metrics compare the described ones with their references (``explain=False``: recognition only). Returns ``{"metrics": {...}, "samples":
-    [...], "confusion": {mode: (labels, matrix)}}``."""
+    text metrics compare the described ones with their references (``explain=False``: recognition only);
+    ``latents``: the synthetic generator's latents of ``split`` (:func:`read_latents`), to check the claims
+    against them too. Returns ``{"metrics": {...}, "samples": [...], "confusion": {mode: (labels, matrix)}}``."""
     if len(split) == 0:
         raise ValueError("evaluate_split: the split is empty, expected at least one clip")
     labels = model.config.labels
@@ -94,7 +96,7 @@ def evaluate_split(model, processor, split, train, modes: tuple[str, ...] = ("ge
     samples = []
     if explain:
         explained, samples = explanation_metrics(model, processor, split, train, (clips, layouts, rates), truth,
-                                                 batch_size, max_new_tokens, bare_llm)
+                                                 batch_size, max_new_tokens, bare_llm, latents)
         metrics.update(explained)
     if "generate" in predictions:
         metrics["recognition_answers"] = [{"corpus": c, "label": t, "answer": a}
@@ -103,10 +105,12 @@ def evaluate_split(model, processor, split, train, modes: tuple[str, ...] = ("ge
 
 
 def explanation_metrics(model, processor, split, train, inputs: tuple[list, list, list], truth: list[str],
-                        batch_size: int, max_new_tokens: int, bare_llm=None) -> tuple[dict, list[dict]]:
+                        batch_size: int, max_new_tokens: int, bare_llm=None,
+                        latents: dict | None = None) -> tuple[dict, list[dict]]:
     """The explanations part of :func:`evaluate_split` (``inputs``: the split's clips, layout names and frame
-    rates): ``({"faithfulness": per system, "description": text metrics of the model, "description_baselines":
-    per clip-blind system}, one sample per clip with its explanation's evidence)``."""
+    rates): ``({"faithfulness": per system, "faithfulness_latents": the same against ``latents`` (when given),
+    "description": text metrics of the model, "description_baselines": per clip-blind system}, one sample per
+    clip with its explanation's evidence)``."""
     clips, layouts, rates = inputs
     explanations = generate_answers(model, processor, [processor.description_prompt(t) for t in truth], clips,
                                     layouts, max_new_tokens, batch_size, fps=rates)
@@ -118,6 +122,8 @@ def explanation_metrics(model, processor, split, train, inputs: tuple[list, list
     metrics = {"faithfulness": faithfulness}
     actions, corpora = [str(a) for a in split["action"]], [str(c) for c in split["corpus"]]
     descriptions = split["description"]
+    if latents is not None:
+        metrics["faithfulness_latents"] = latent_faithfulness(texts, descriptions, latents, actions)
     described = [i for i, text in enumerate(descriptions) if text]
     if described:
         references = [descriptions[i] for i in described]
@@ -142,14 +148,49 @@ def faithfulness_by_system(texts: dict[str, list[str]], split, train) -> tuple[d
     populations = corpus_populations(train)
     clip_populations = [populations.get(str(c), populations[ALL_CORPORA]) for c in split["corpus"]]
     actions = [str(a) for a in split["action"]]
-    metrics = {name: faithfulness_metrics(generated, values, clip_populations, actions)
-               for name, generated in texts.items()}
-    described = [i for i, text in enumerate(split["description"]) if text]
-    if described:
-        metrics["reference"] = faithfulness_metrics([split["description"][i] for i in described], values[described],
-                                                    [clip_populations[i] for i in described],
-                                                    [actions[i] for i in described])
+    metrics = _per_system(texts, split["description"], values, clip_populations, actions)
     return metrics, values, clip_populations
+
+
+def _per_system(texts: dict[str, list[str]], descriptions: list[str], values: np.ndarray, populations: list,
+                actions: list[str]) -> dict:
+    """:func:`faithfulness_metrics` of each system's texts, and as ``"reference"`` of the split's own
+    ``descriptions`` on its described clips."""
+    metrics = {name: faithfulness_metrics(generated, values, populations, actions) for name, generated in texts.items()}
+    described = [i for i, text in enumerate(descriptions) if text]
+    if described:
+        metrics["reference"] = faithfulness_metrics([descriptions[i] for i in described], values[described],
+                                                    [populations[i] for i in described],
+                                                    [actions[i] for i in described])
+    return metrics
+
+
+LATENTS_FILE = "latents.json"  # beside a synthetic corpus: per split, each clip's generating latents as quantiles
+
+
+def read_latents(corpus_dir: str | Path, split: str) -> dict | None:
+    """The generating latents of ``split`` of a synthetic corpus folder (``LATENTS_FILE``, written by
+    ``dataset_scripts/synthetic.py``): ``{"names": quality names, "quantiles": (N, Q)}``, each latent's quantile
+    in its corpus's population; None for a corpus without them (every real one)."""
+    path = Path(corpus_dir) / LATENTS_FILE
+    if not path.is_file():
+        return None
+    stored = json.loads(path.read_text())
+    return {"names": stored["names"], "quantiles": np.asarray(stored[split], dtype=np.float64)}
+
+
+def latent_faithfulness(texts: dict[str, list[str]], descriptions: list[str], latents: dict,
+                        actions: list[str]) -> dict:
+    """:func:`faithfulness_metrics` of each system's ``texts`` (and of the split's own ``descriptions``, as
+    ``"reference"``, on its described clips) against the clips' generating latents instead of their
+    measurements: a latent's quantile is read as the percentile of the quality's descriptor (a uniform
+    population), so the same rules decide support, contradiction and what is notable."""
+    quantiles = latents["quantiles"]
+    values = np.full((len(quantiles), len(DESCRIPTORS)), np.nan)
+    for column, name in enumerate(latents["names"]):
+        values[:, list(DESCRIPTORS).index(QUALITIES[name].descriptor)] = quantiles[:, column]
+    uniform = Population({name: LEVELS for name in DESCRIPTORS})
+    return _per_system(texts, descriptions, values, [uniform] * len(values), actions)
 
 
 def clip_blind_explanations(train, truth: list[str]) -> dict[str, list[str]]:
@@ -240,6 +281,9 @@ def metric_lines(metrics: dict) -> list[str]:
                      f"METEOR {d['meteor']:.3f}; {d['num_clips']} described clips")
     if "faithfulness" in metrics:
         lines += ["", *explanation_table(metrics)]
+    if "faithfulness_latents" in metrics:
+        lines += ["", "The same claims against the clips' generating latents (synthetic corpus):", "",
+                  *explanation_table(metrics, "faithfulness_latents")]
     return lines
 
 
@@ -250,14 +294,15 @@ _FAITHFULNESS_COLUMNS = ("claim_precision", "claim_recall", "contradiction_rate"
                          "action_accuracy", "distinct", "no_claim")
 
 
-def explanation_table(metrics: dict) -> list[str]:
+def explanation_table(metrics: dict, key: str = "faithfulness") -> list[str]:
     """A Markdown table of the explanations: per system (:data:`SYSTEMS`), the text metrics on the described
-    clips and the faithfulness metrics (:func:`faithfulness_metrics`) on every clip (the references: on the
-    described ones)."""
-    text = {"eai_llm": metrics.get("description"), **metrics.get("description_baselines", {})}
+    clips and the faithfulness metrics ``metrics[key]`` (:func:`faithfulness_metrics`) on every clip (the
+    references: on the described ones)."""
+    text = {"eai_llm": metrics.get("description"), **metrics.get("description_baselines", {})} \
+        if key == "faithfulness" else {}
     header = ["explanations", "ROUGE-1", "ROUGE-L", "BLEU", "METEOR", *_FAITHFULNESS_COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for name, faithful in metrics["faithfulness"].items():
+    for name, faithful in metrics[key].items():
         scores = text.get(name) or {}
         cells = [f"{scores[k]:.3f}" if k in scores else "" for k in ("rouge1", "rougeL")]
         cells += [f"{scores['bleu']:.2f}" if "bleu" in scores else "", f"{scores['meteor']:.3f}" if scores else ""]
@@ -268,7 +313,7 @@ def explanation_table(metrics: dict) -> list[str]:
 
 def evidence_line(evidence: dict) -> str:
     """``"tempo high: extremity_speed 0.412 (percentile 0.81), supported"``: one checked claim as text."""
-    measured = ("not measured" if evidence["verdict"] == "unchecked" and not np.isfinite(evidence["value"]) else
+    measured = ("not measured" if evidence["value"] is None else
                 f"{evidence['descriptor']} {evidence['value']:.3g} {evidence['unit']} "
                 f"(percentile {evidence['percentile']:.2f})")
     return f"{evidence['quality']} {'high' if evidence['direction'] > 0 else 'low'}: {measured}, {evidence['verdict']}"
@@ -292,7 +337,8 @@ def confusion_matrix(truth: list[str], predicted: list[str], labels: list[str]) 
 
 
 def write_report(result: dict, output_dir: str | Path, title: str) -> Path:
-    """``metrics.json``, ``confusion-<mode>.png`` and ``report.md`` (metrics and sample explanations), written
+    """``metrics.json``, ``explanations.json`` (every clip's explanation with its evidence),
+    ``confusion-<mode>.png`` and ``report.md`` (metrics and sample explanations), written
     as one folder ``output_dir`` atomically (:func:`~eai_llm.folders.write_folder`). Returns the report's path."""
     import matplotlib
 
@@ -303,6 +349,7 @@ def write_report(result: dict, output_dir: str | Path, title: str) -> Path:
 
     def write(folder: Path):
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        (folder / "explanations.json").write_text(json.dumps(result["samples"], indent=1))
         lines = [f"# {title}", "", "## Metrics", "", *metric_lines(metrics), ""]
         for mode, (columns, matrix) in result["confusion"].items():
             figure, axis = plt.subplots(figsize=(1 + 0.6 * len(columns), 1 + 0.6 * len(matrix)))

@@ -81,7 +81,7 @@ def model_card(model: EAILlamaForCausalLM, run_dir: Path) -> str:
              "## How to use", "", "```python",
              "from transformers import AutoModelForCausalLM, AutoProcessor, pipeline",
              "", 'explain = pipeline("skeleton-emotion", model="<this repo>", trust_remote_code=True)',
-             'explain("clip.bvh")  # {"label": ..., "scores": {...}, "explanation": ...}', "",
+             'explain("clip.bvh")  # {"label": ..., "scores": {...}, "explanation": ..., "evidence": {...}}', "",
              'model = AutoModelForCausalLM.from_pretrained("<this repo>", trust_remote_code=True)',
              'processor = AutoProcessor.from_pretrained("<this repo>", trust_remote_code=True)',
              "inputs = processor(processor.recognition_prompt(), positions, layout, fps=fps)  # (T, J, 3), metres, +Y up",
@@ -89,7 +89,7 @@ def model_card(model: EAILlamaForCausalLM, run_dir: Path) -> str:
              "```", "",
              "Inference Endpoints: `handler.py` takes `{\"inputs\": {\"bvh\": \"HIERARCHY ...\"}}` or "
              "`{\"inputs\": {\"positions\": [...], \"layout\": \"...\", \"fps\": 30}}` and returns `{\"label\", \"scores\", "
-             "\"explanation\"}`.", "",
+             "\"explanation\", \"evidence\"}`.", "",
              "## Prompts (the paper's)", "", f"- recognition: `{RECOGNITION_QUESTION}` → \"This is a/an [adjective] person.\"",
              f"- description: `{DESCRIPTION_QUESTION}`", "",
              "`<skeleton>` is expanded to the clip's skeleton tokens by the processor; the chat template of the "

@@ -5,11 +5,15 @@ it travels with a published model (the ``skeleton-emotion`` pipeline uses it).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .claims import check_claims, parse_claims, population_for_layout
+from .descriptors import describe_motion
+from .joint_layout import JointLayout
 from .modeling_eai import EAILlamaForCausalLM
 from .processing_eai import EAIProcessor
 
@@ -93,9 +97,10 @@ def score_answers(model, processor, clips: list[np.ndarray], layouts: list[str],
 
 def explain(model, processor, positions: np.ndarray, layout: str, fps: float | None = None,
             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> dict:
-    """One clip ``(T, J, 3)`` at ``fps`` → ``{"label", "scores", "explanation"}``: the label ranked first
-    by the LLM's likelihood over the model's labels (scores: softmax over them), then the description
-    prompt with that label."""
+    """One clip ``(T, J, 3)`` at ``fps`` → ``{"label", "scores", "explanation", "evidence"}``: the label
+    ranked first by the LLM's likelihood over the model's labels (scores: softmax over them), then the
+    description prompt with that label, then the :func:`evidence` for the explanation's claims (left
+    out, with a warning, for a model saved without descriptor populations)."""
     labels = model.config.labels
     rates = None if fps is None else [fps]
     loglik = score_answers(model, processor, [positions], [layout], [processor.recognition_answer(l) for l in labels],
@@ -105,4 +110,33 @@ def explain(model, processor, positions: np.ndarray, layout: str, fps: float | N
     label = labels[int(loglik.argmax())]
     explanation = generate_answers(model, processor, [processor.description_prompt(label)], [positions], [layout],
                                    max_new_tokens, fps=rates)[0]
-    return {"label": label, "scores": {l: float(p) for l, p in zip(labels, probabilities)}, "explanation": explanation}
+    result = {"label": label, "scores": {l: float(p) for l, p in zip(labels, probabilities)}, "explanation": explanation}
+    if model.config.descriptor_populations is None:
+        warnings.warn(f"{model.config.name_or_path or 'this model'}: no descriptor populations in its config (saved "
+                      "before train.py kept them), so the explanation comes without evidence; retrain stage 2 to get it")
+        return result
+    layouts = {definition["name"]: definition for definition in processor.feature_extractor.layouts}
+    return result | {"evidence": evidence(explanation, positions, JointLayout.from_dict(layouts[layout]), fps,
+                                          model.config.descriptor_populations)}
+
+
+def evidence(explanation: str, positions: np.ndarray, layout: JointLayout, fps: float | None,
+             populations: dict) -> dict:
+    """The claims of ``explanation`` checked against the clip's measured movement descriptors
+    (:mod:`eai_llm.claims`).
+
+    Args:
+        explanation: the generated text.
+        positions: ``(T, J, 3)`` the clip, metres, +Y up.
+        layout: its layout; fps: its frame rate (None: nothing can be measured, every claim unchecked).
+        populations: the model's ``config.descriptor_populations``.
+
+    Returns:
+        ``{"population": corpus, "claims": [{"quality", "direction", "descriptor", "value", "unit",
+        "percentile", "verdict"}, ...]}``: the training corpus whose clips the percentiles are among, and per
+        claim its verdict (``supported``, ``unsupported``, ``contradicted`` or ``unchecked``); a value or
+        percentile that could not be measured is None. A text with no claim has an empty list.
+    """
+    name, population = population_for_layout(populations, layout.name)
+    values = describe_motion(positions, fps, layout) if fps is not None else {}
+    return {"population": name, "claims": check_claims(parse_claims(explanation), values, population)}

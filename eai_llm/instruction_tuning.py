@@ -21,7 +21,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors import safe_open
 from transformers import Trainer, TrainingArguments, set_seed
 
-from .corpus import clip_positions, load_corpora
+from .corpus import clip_positions, load_corpora, population_records
 from .folders import check_replaceable, write_file, write_folder
 from .language_models import add_skeleton_token, load_language_model
 from .modeling_eai import EAILlamaForCausalLM, EAISkeletonEncoder
@@ -181,6 +181,7 @@ def train_llm(config: TrainConfig, corpus=None, resume: bool = False, callbacks:
         shutil.rmtree(unsaved)
         base, _ = build_model(settings, settings.encoder or output_dir / "encoder")  # merge on a fresh base model,
         merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()  # whatever the training sharding was
+        merged.config.descriptor_populations = population_records(train)  # the reference of the evidence
 
         def write(folder: Path):
             merged.save_pretrained(folder)

@@ -1,10 +1,11 @@
-"""The ``skeleton-emotion`` pipeline: one motion clip → ``{"label", "scores", "explanation"}``.
+"""The ``skeleton-emotion`` pipeline: one motion clip → ``{"label", "scores", "explanation", "evidence"}``
+(evidence: each claim of the explanation with its measurement, :func:`eai_llm.inference.evidence`).
 
 Published models carry it as remote code, so with only transformers installed::
 
     from transformers import pipeline
     explain = pipeline("skeleton-emotion", model="user/eai-llm", trust_remote_code=True)
-    explain("clip.bvh")   # {"label": "sadness", "scores": {...}, "explanation": "..."}
+    explain("clip.bvh")   # {"label": "sadness", "scores": {...}, "explanation": "...", "evidence": {...}}
     explain("clip.npy", fps=30, layout="kdae24")
 
 Inputs, one clip a call (a non-empty list of clips gives a list of results):

@@ -41,7 +41,7 @@ from transformers import AutoTokenizer, BatchFeature, ProcessorMixin
 from transformers.feature_extraction_utils import FeatureExtractionMixin
 
 from .configuration_eai import EAIConfig, layout_definition, temporal_token_mask
-from .descriptors import DESCRIPTORS, FACING_JOINTS, MIN_FPS, describe_motion, facing
+from .descriptors import DESCRIPTORS, FACING_JOINTS, describe_motion, facing
 from .joint_layout import JointLayout
 from .labels import label_prompt, merged_label
 
@@ -154,8 +154,6 @@ class SkeletonProcessor(FeatureExtractionMixin):
             return np.zeros(0, dtype=np.float32)
         if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) or not 0 < float(fps) < np.inf:
             raise ValueError(f"clip {b}: field 'fps' is {fps!r}, expected a positive number of frames per second")
-        if fps < MIN_FPS:
-            return np.full(len(self.descriptors), np.nan, dtype=np.float32)
         values = describe_motion(clip, float(fps), layout)
         return np.array([values.get(name, np.nan) for name in self.descriptors], dtype=np.float32)
 

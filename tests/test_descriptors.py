@@ -166,8 +166,11 @@ def test_bad_input_is_refused(clips):
         descriptor_matrix([clip.positions, holed], [clip.fps] * 2, [get_layout(clip.layout)] * 2)
     with pytest.raises(ValueError, match="shape"):
         describe_motion(clip.positions[:, :-1], clip.fps, get_layout(clip.layout))
-    with pytest.raises(ValueError, match="fps"):
-        describe_motion(clip.positions, 10.0, get_layout(clip.layout))
+    assert describe_motion(clip.positions, 10.0, get_layout(clip.layout)) == {}  # below MIN_FPS: none computable
+    with pytest.raises(ValueError, match="fps is 10, expected at least 24"):
+        describe_motion(clip.positions, 10.0, get_layout(clip.layout), names=["head_pitch"])
+    with pytest.raises(ValueError, match="fps is 0.0, expected a positive number"):
+        describe_motion(clip.positions, 0.0, get_layout(clip.layout))
     with pytest.raises(ValueError, match="unknown descriptors"):
         describe_motion(clip.positions, clip.fps, get_layout(clip.layout), names=["speed"])
     with pytest.raises(ValueError, match="one of each per clip"):

@@ -27,7 +27,7 @@ from eai_llm.processing_eai import SKELETON_TOKEN, EAIProcessor, SkeletonProcess
 from eai_llm.pipeline_eai import SkeletonEmotionPipeline
 
 REMOTE_CODE = {"configuration_eai.py", "modeling_eai.py", "processing_eai.py", "pipeline_eai.py", "joint_layout.py",
-               "labels.py", "motion.py", "inference.py", "kinematics.py", "layouts.py", "descriptors.py"}
+               "labels.py", "motion.py", "inference.py", "kinematics.py", "layouts.py", "descriptors.py", "claims.py"}
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +113,8 @@ def test_exported_folder_loads_in_a_fresh_process_without_this_project_and_match
     assert remote["pipeline"]["label"] == local["label"]
     assert remote["pipeline"]["scores"] == pytest.approx(local["scores"], abs=1e-5)
     assert remote["pipeline"]["explanation"] == local["explanation"]
+    assert remote["pipeline"]["evidence"] == local["evidence"]  # the descriptor populations travel in config.json
+    assert remote["pipeline"]["evidence"]["population"] == "kdae"  # the training corpus of the clip's layout
 
 
 MODEL_FILES = r"""
@@ -134,7 +136,7 @@ def test_the_model_files_load_and_run_without_the_layout_registry(exported, tmp_
     package.mkdir()
     (package / "__init__.py").write_text("")
     for name in ("configuration_eai.py", "modeling_eai.py", "processing_eai.py", "joint_layout.py", "labels.py",
-                 "descriptors.py"):
+                 "descriptors.py", "claims.py"):
         shutil.copyfile(Path(__file__).resolve().parents[1] / "eai_llm" / name, package / name)
     completed = subprocess.run([sys.executable, "-c", MODEL_FILES, str(model_dir), str(tmp_path)], capture_output=True,
                                text=True, timeout=300)
@@ -212,7 +214,8 @@ def test_endpoint_handler_answers_and_returns_errors_not_tracebacks(exported):
     _, folder, clip_file = exported
     handler = load_exported_handler(folder)
     answer = handler({"inputs": {"bvh": clip_file.read_text()}, "parameters": {"max_new_tokens": 3}})
-    assert set(answer) == {"label", "scores", "explanation"}
+    assert set(answer) == {"label", "scores", "explanation", "evidence"}
+    json.dumps(answer, allow_nan=False)  # a JSON response: unmeasured values are null, not NaN
     bad_requests = [
         {"inputs": {"positions": np.zeros((10, 5, 3)).tolist(), "layout": "kdae24"}},  # wrong joint count
         {"inputs": {"positions": np.zeros((10, 24)).tolist(), "layout": "kdae24"}},  # wrong shape

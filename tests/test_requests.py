@@ -68,7 +68,7 @@ def assert_refused(response, *words):
 
 
 def assert_answer(response):
-    assert set(response) == {"label", "scores", "explanation"}, response
+    assert set(response) == {"label", "scores", "explanation", "evidence"}, response
     assert response["label"] in LABELS and sorted(response["scores"]) == sorted(LABELS)
     assert all(math.isfinite(p) for p in response["scores"].values()) and isinstance(response["explanation"], str)
 

@@ -10,17 +10,24 @@ from datasets import Dataset
 from safetensors.torch import load_file
 from transformers import TrainerCallback, set_seed
 from tiny_models import (
+    tiny_config,
     tiny_model_and_processor,
+    tiny_populations,
     write_tiny_corpus,
     write_tiny_parts,
 )
 
+from eai_llm.claims import ALL_CORPORA
+from eai_llm.configuration_eai import EAIConfig
 from eai_llm.corpus import load_corpus
-from eai_llm.evaluation import ERROR, evaluate_split, parse_label, write_report
-from eai_llm.inference import explain, load_trained, score_answers
+from eai_llm.descriptors import DESCRIPTORS
+from eai_llm.evaluation import ERROR, evaluate_split, latent_faithfulness, parse_label, write_report
+from eai_llm.inference import evidence, explain, load_trained, score_answers
 from eai_llm.instruction_tuning import InstructionCollator, build_model, instruction_examples, train_llm
 from eai_llm.modeling_eai import EAILlamaForCausalLM, EAISkeletonEncoder
+from eai_llm.layouts import get_layout
 from eai_llm.processing_eai import EAIProcessor
+from eai_llm.synthetic import generate_clips
 from eai_llm.text_metrics import Bleu, Meteor, Rouge
 from eai_llm.run_config import LLMSettings, TrainConfig
 
@@ -248,6 +255,43 @@ def test_explain_returns_a_label_its_probabilities_and_an_explanation(trained):
     assert isinstance(result["explanation"], str)
 
 
+def test_evidence_checks_each_claim_of_an_explanation_against_the_measured_clip():
+    still = generate_clips("kdae", 1, seed=0)[0].positions[:1].repeat(60, axis=0)  # 2 s without motion, 30 fps
+    layout, populations = get_layout("kdae24"), tiny_populations()  # every descriptor uniform on [0, 10]
+    slow = evidence("The person walks slowly.", still, layout, 30.0, populations)
+    assert slow["population"] == "kdae"
+    assert len(slow["claims"]) == 1
+    claim = slow["claims"][0]
+    assert (claim["quality"], claim["direction"], claim["descriptor"]) == ("tempo", -1, "extremity_speed")
+    assert claim["value"] == pytest.approx(0.0, abs=1e-9) and claim["unit"] == DESCRIPTORS["extremity_speed"].unit
+    assert claim["percentile"] < 0.02 and claim["verdict"] == "supported"
+    assert evidence("The person walks briskly.", still, layout, 30.0, populations)["claims"][0]["verdict"] == "contradicted"
+    unmeasured = evidence("The person walks slowly.", still, layout, None, populations)["claims"][0]
+    assert (unmeasured["verdict"], unmeasured["value"], unmeasured["percentile"]) == ("unchecked", None, None)
+    assert evidence("This is an angry person.", still, layout, 30.0, populations)["claims"] == []
+
+
+def test_claims_are_also_checked_against_generating_latents():
+    texts = {"model": ["The person walks slowly.", "The person walks briskly.", "The person walks."]}
+    latents = {"names": ["tempo"], "quantiles": np.array([[0.1], [0.1], [0.9]])}  # slow, slow, fast
+    metrics = latent_faithfulness(texts, ["The person walks slowly.", "", ""], latents, ["walk"] * 3)
+    assert metrics["model"]["claim_precision"] == pytest.approx(0.5)  # "slowly" of a slow clip; "briskly" is not
+    assert metrics["model"]["contradiction_rate"] == pytest.approx(0.5)  # "briskly" of a clip in the slowest quarter
+    assert metrics["model"]["claim_recall"] == pytest.approx(1 / 3)  # three notable clips, one said right
+    assert metrics["reference"]["num_texts"] == 1 and metrics["reference"]["claim_precision"] == 1
+
+
+def test_a_model_saved_without_descriptor_populations_explains_without_evidence_and_warns():
+    model, processor = tiny_model_and_processor("semantic")
+    assert model.config.descriptor_populations is None  # as a folder saved before they were kept
+    with pytest.warns(UserWarning, match="without evidence"):
+        result = explain(model, processor, CLIPS[1], "kdae24", max_new_tokens=2)
+    assert set(result) == {"label", "scores", "explanation"}
+    with pytest.raises(ValueError, match="'descriptor_populations' entry 'kdae'"):
+        EAIConfig(**{**tiny_config().to_dict(), "descriptor_populations": {
+            "kdae": {"layouts": ["kdae24"], "quantiles": {"tempo": [1.0, 0.0]}}, ALL_CORPORA: {"layouts": [], "quantiles": {}}}})
+
+
 def test_eval_and_predict_commands_write_a_report_and_explain_a_file(trained, tmp_path, capsys):
     import eval as eval_command
     import predict as predict_command
@@ -264,7 +308,8 @@ def test_eval_and_predict_commands_write_a_report_and_explain_a_file(trained, tm
     layout_bvh(tmp_path / "clip.bvh", get_layout("kdae24"))  # End Sites included: the kdae24 joints
     predict_command.main(["--model", str(model_dir), str(tmp_path / "clip.bvh")])
     answer = json.loads(capsys.readouterr().out)
-    assert set(answer) == {"label", "scores", "explanation"} and answer["label"] in answer["scores"]
+    assert set(answer) == {"label", "scores", "explanation", "evidence"} and answer["label"] in answer["scores"]
+    assert answer["evidence"]["population"] == "kdae"  # train.py kept the training corpus's descriptor populations
     layout_bvh(tmp_path / "other.bvh", get_layout("kinect_v2"))
     with pytest.raises(SystemExit, match=r"lack the joints of every known layout.*\['xsens_mvn28', 'kdae24'\]"):
         predict_command.main(["--model", str(model_dir), str(tmp_path / "other.bvh")])

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from datasets import load_from_disk
 
+from eai_llm.claims import QUALITIES
 from eai_llm.corpus import clip_positions, load_corpus
+from eai_llm.evaluation import latent_faithfulness, read_latents
 from eai_llm.labels import CORPUS_LABELS
 from eai_llm.layouts import get_layout
 from eai_llm.synthetic import LATENT_NAMES, generate_clips, oracle_accuracy, qualities
@@ -305,6 +307,13 @@ def test_cli_writes_one_corpus_with_three_layouts(tmp_path, capsys):
     assert not any(r["description"] for r in rows if r["corpus"] == "egbm")
     assert Counter(corpus["test"]["corpus"]) == {"emilya": 14, "kdae": 2, "egbm": 1}
     assert set(json.loads((out / "oracle.json").read_text())) == {"emilya", "kdae", "egbm"}
+    for split in ("train", "test"):  # the generating latents, per clip in split order, that eval.py reads
+        latents = read_latents(out, split)
+        assert set(latents["names"]) == set(QUALITIES) and latents["quantiles"].shape == (len(corpus[split]), 9)
+        assert ((latents["quantiles"] >= 0) & (latents["quantiles"] <= 1)).all()
+        described = [text for text in corpus[split]["description"] if text]
+        reference = latent_faithfulness({}, corpus[split]["description"], latents, corpus[split]["action"])["reference"]
+        assert reference["claim_precision"] == 1 and reference["num_texts"] == len(described)  # written from them
     cli.main(["--output-dir", str(out), "--scale", "0.1", "--seed", "2"])  # a corpus it wrote is replaced
     assert load_corpus(out)["train"]["actor"] != corpus["train"]["actor"]
 

@@ -2,11 +2,14 @@
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from eai_llm.claims import ALL_CORPORA, LEVELS
 from eai_llm.configuration_eai import EAIConfig, EAISkeletonConfig
+from eai_llm.descriptors import DESCRIPTORS as ALL_DESCRIPTORS
 from eai_llm.corpus import build_corpus, save_corpus
 from eai_llm.labels import ADJECTIVES
 from eai_llm.layouts import get_layout
@@ -108,12 +111,21 @@ def write_tiny_corpus(folder: Path, clips_per_corpus: int = 12) -> Path:
     return folder
 
 
+def tiny_populations() -> dict:
+    """``EAIConfig.descriptor_populations`` for the tiny models' two corpora: every descriptor uniform
+    on [0, 10] (a still clip is at the bottom of each)."""
+    ramp = {name: np.linspace(0.0, 10.0, len(LEVELS)).tolist() for name in ALL_DESCRIPTORS}
+    records = {"emilya": ["xsens_mvn28"], "kdae": ["kdae24"], ALL_CORPORA: ["kdae24", "xsens_mvn28"]}
+    return {name: {"layouts": layouts, "quantiles": ramp} for name, layouts in records.items()}
+
+
 def save_tiny_run(folder: Path) -> tuple[Path, Path]:
-    """A tiny model saved as train.py saves it (``<folder>/run/model``, descriptors fused) and a kdae24 BVH
-    clip beside it."""
+    """A tiny model saved as train.py saves it (``<folder>/run/model``, descriptors fused, descriptor
+    populations kept) and a kdae24 BVH clip beside it."""
     from motion_files import layout_bvh
 
     model, processor = tiny_model_and_processor("all", descriptors=True)
+    model.config.descriptor_populations = tiny_populations()
     model.save_pretrained(folder / "run" / "model")
     processor.save_pretrained(folder / "run" / "model")
     layout_bvh(folder / "clip.bvh", get_layout("kdae24"))
