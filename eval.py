@@ -49,7 +49,8 @@ def main(argv=None):
         device, dtype = PartialState().device, getattr(torch, args.dtype)
         model, processor = load_trained(args.model, device, dtype)
         bare_llm = load_language_model(args.bare_llm, dtype)[0].to(device).eval() if args.bare_llm else None
-        latents = read_latents(args.corpus[0], args.split) if len(args.corpus) == 1 else None  # synthetic corpora
+        latents = (read_latents(args.corpus[0], args.split, len(corpus[args.split])) if len(args.corpus) == 1
+                   else None)  # synthetic corpora only
         result = evaluate_split(model, processor, corpus[args.split], corpus["train"], tuple(args.modes),
                                 args.batch_size, args.max_new_tokens, bare_llm, latents=latents)
         report = write_report(result, output_dir, f"EAI-LLM evaluation: {args.model} on {', '.join(args.corpus)} "

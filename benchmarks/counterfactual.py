@@ -24,7 +24,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from eai_llm.claims import QUALITIES, describe_measured, parse_claims
+from eai_llm.claims import ALL_CORPORA, QUALITIES, describe_measured, parse_claims
 from eai_llm.corpus import clip_positions, corpus_populations, load_corpora, split_descriptors
 from eai_llm.descriptors import DESCRIPTORS, MIN_FPS, describe_motion
 from eai_llm.edits import EDITS
@@ -56,7 +56,7 @@ def label_profiles(train) -> dict[str, dict[str, np.ndarray]]:
     names = train.features["label"].names
     percentiles = defaultdict(lambda: defaultdict(list))
     for row, corpus, label in zip(values, train["corpus"], train["label"]):
-        population = populations[corpus]
+        population = populations[corpus]  # train's own corpora: always there
         percentiles[corpus][merged_label(names[label])].append(
             [population.percentile(d, v) for d, v in zip(DESCRIPTORS, row)])
     return {corpus: {label: np.nanmean(np.array(rows), axis=0) for label, rows in by_label.items()}
@@ -100,7 +100,8 @@ def main(argv=None):
     texts = {"eai_llm": generate_answers(model, processor, [processor.description_prompt(t) for t in truth], clips,
                                          layouts, args.max_new_tokens, args.batch_size, fps=rates)}
     measured = [describe_motion(c, r, get_layout(layout)) for c, r, layout in zip(clips, rates, layouts)]
-    texts["kinematic"] = [describe_measured(m, populations[c], meta["action"][i], np.random.default_rng(i))
+    texts["kinematic"] = [describe_measured(m, populations.get(c, populations[ALL_CORPORA]), meta["action"][i],
+                                            np.random.default_rng(i))
                           for m, c, (i, *_) in zip(measured, corpora, variants)]
     texts["per_label"] = clip_blind_explanations(train, truth)["per_label"]
     corpus_labels = model.config.skeleton_config.corpus_labels or {}

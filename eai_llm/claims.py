@@ -261,8 +261,9 @@ def check_claims(claims: Sequence[tuple[str, int]], values: Mapping[str, float],
                  population: Population) -> list[dict]:
     """Each claim with its evidence: ``{"quality", "direction", "descriptor", "value", "unit", "percentile",
     "verdict"}``, verdict one of ``"supported"``, ``"unsupported"``, ``"contradicted"`` (the clip is notable
-    the other way, or the explanation also claims the opposite) or ``"unchecked"`` (no measurement: value
-    and percentile None, so that the evidence is plain JSON)."""
+    the other way, or the explanation also claims the opposite) or ``"unchecked"`` (no measurement, or no
+    population for it). A value or percentile that does not exist is None, so that the evidence is plain
+    JSON."""
     said = set(claims)
     evidence = []
     for name, direction in claims:

@@ -186,9 +186,10 @@ class EAIConfig(PreTrainedConfig):
         self.tie_word_embeddings = self.tie_word_embeddings or self.text_config.tie_word_embeddings
         for name, record in (self.descriptor_populations or {}).items():
             try:
-                if not isinstance(record, dict) or not isinstance(record.get("layouts"), list):
+                if not isinstance(record, dict) or not isinstance(record.get("layouts"), list) or not isinstance(
+                        record.get("quantiles"), dict):
                     raise ValueError("expected {'layouts': [name, ...], 'quantiles': {descriptor: quantiles}}")
-                Population(record.get("quantiles", {}))
+                Population(record["quantiles"])
             except (ValueError, TypeError, AttributeError) as error:
                 raise ValueError(f"EAIConfig: field 'descriptor_populations' entry {name!r}: {error}") from None
         if self.descriptor_populations is not None and ALL_CORPORA not in self.descriptor_populations:

@@ -346,7 +346,7 @@ def descriptor_matrix(positions: Sequence[np.ndarray], fps: Sequence[float], lay
                       names: Sequence[str] | None = None) -> np.ndarray:
     """Descriptors of ``N`` clips as a ``(N, K)`` float64 matrix, columns ``names`` (default: all of
     :data:`DESCRIPTORS`, in its order); NaN where a clip cannot have a descriptor (its layout lacks
-    the joints or the clip is too short), for a model to impute. ``positions``, ``fps`` and
+    the joints, the clip is too short or below :data:`MIN_FPS`), for a model to impute. ``positions``, ``fps`` and
     ``layouts`` hold one entry per clip; a clip with NaN positions raises ``ValueError``."""
     names = _known(names)
     if not len(positions) == len(fps) == len(layouts):

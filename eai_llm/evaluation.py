@@ -168,15 +168,22 @@ def _per_system(texts: dict[str, list[str]], descriptions: list[str], values: np
 LATENTS_FILE = "latents.json"  # beside a synthetic corpus: per split, each clip's generating latents as quantiles
 
 
-def read_latents(corpus_dir: str | Path, split: str) -> dict | None:
-    """The generating latents of ``split`` of a synthetic corpus folder (``LATENTS_FILE``, written by
-    ``dataset_scripts/synthetic.py``): ``{"names": quality names, "quantiles": (N, Q)}``, each latent's quantile
-    in its corpus's population; None for a corpus without them (every real one)."""
+def read_latents(corpus_dir: str | Path, split: str, num_clips: int) -> dict | None:
+    """The generating latents of ``split`` (``num_clips`` clips) of a synthetic corpus folder (``LATENTS_FILE``,
+    written by ``dataset_scripts/synthetic.py``): ``{"names": quality names, "quantiles": (N, Q)}``, each latent's
+    quantile in its corpus's population; None for a corpus without them (every real one). A file that does not
+    fit the split is a ``ValueError`` naming it."""
     path = Path(corpus_dir) / LATENTS_FILE
     if not path.is_file():
         return None
     stored = json.loads(path.read_text())
-    return {"names": stored["names"], "quantiles": np.asarray(stored[split], dtype=np.float64)}
+    quantiles = np.asarray(stored.get(split, []), dtype=np.float64)
+    names = stored.get("names", [])
+    if quantiles.shape != (num_clips, len(names)) or not set(names) <= set(QUALITIES):
+        raise ValueError(f"{path}: field {split!r} has latents of shape {quantiles.shape} for qualities {names}, "
+                         f"expected ({num_clips}, {len(names)}): one row per clip of the split, qualities of "
+                         "eai_llm.claims.QUALITIES")
+    return {"names": names, "quantiles": quantiles}
 
 
 def latent_faithfulness(texts: dict[str, list[str]], descriptions: list[str], latents: dict,
@@ -314,8 +321,9 @@ def explanation_table(metrics: dict, key: str = "faithfulness") -> list[str]:
 def evidence_line(evidence: dict) -> str:
     """``"tempo high: extremity_speed 0.412 (percentile 0.81), supported"``: one checked claim as text."""
     measured = ("not measured" if evidence["value"] is None else
-                f"{evidence['descriptor']} {evidence['value']:.3g} {evidence['unit']} "
-                f"(percentile {evidence['percentile']:.2f})")
+                f"{evidence['descriptor']} {evidence['value']:.3g} {evidence['unit']} " +
+                ("(no training population)" if evidence["percentile"] is None else
+                 f"(percentile {evidence['percentile']:.2f})"))
     return f"{evidence['quality']} {'high' if evidence['direction'] > 0 else 'low'}: {measured}, {evidence['verdict']}"
 
 

@@ -152,6 +152,8 @@ def train_llm(config: TrainConfig, corpus=None, resume: bool = False, callbacks:
     peft_model = get_peft_model(model, lora)
     train = corpus["train"]
     examples = instruction_examples(train, settings, config.seed)
+    populations = population_records(train)  # the reference of the evidence, saved with the model; measured
+    # before training, by every process, so that no process waits at a barrier while the main one measures
     if not resume and state.is_main_process:  # an older run's checkpoints must not be resumed by a later --resume
         for stale in checkpoints.glob("checkpoint-*"):
             shutil.rmtree(stale)
@@ -181,7 +183,7 @@ def train_llm(config: TrainConfig, corpus=None, resume: bool = False, callbacks:
         shutil.rmtree(unsaved)
         base, _ = build_model(settings, settings.encoder or output_dir / "encoder")  # merge on a fresh base model,
         merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()  # whatever the training sharding was
-        merged.config.descriptor_populations = population_records(train)  # the reference of the evidence
+        merged.config.descriptor_populations = populations
 
         def write(folder: Path):
             merged.save_pretrained(folder)

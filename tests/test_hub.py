@@ -19,7 +19,8 @@ from tiny_models import (LABELS, LAYOUTS, NUM_FRAMES, load_exported_handler, sav
 
 from eai_llm.configuration_eai import EAIConfig, EAISkeletonConfig
 from eai_llm.hub import export, push
-from eai_llm.inference import explain
+from eai_llm.inference import evidence, explain
+from eai_llm.joint_layout import JointLayout
 from eai_llm.layouts import layout_from_hierarchy
 from eai_llm.modeling_eai import EAILlamaForCausalLM, EAISkeletonEncoder
 from eai_llm.motion import read_bvh, to_known_layout
@@ -63,13 +64,14 @@ def test_export_writes_remote_code_auto_maps_a_handler_and_a_model_card(exported
         assert "from eai_llm" not in source and "import eai_llm" not in source
 
 
+EVIDENCE_TEXT = "The person walks slowly, trembling, with the head bowed."
 FRESH_PROCESS = r"""
-import importlib.util, json, sys
+import importlib, importlib.util, json, sys
 sys.path.append(sys.argv[1])  # site-packages without processing .pth files: no editable install of eai_llm
 assert importlib.util.find_spec("eai_llm") is None, "eai_llm must not be importable here"
 import numpy as np, torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoProcessor, pipeline
-folder, clip_file, out = sys.argv[2], sys.argv[3], sys.argv[4]
+folder, clip_file, out, EVIDENCE_TEXT = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True).eval()
 assert type(AutoModel.from_pretrained(folder, trust_remote_code=True)).__name__ == "EAILlamaForCausalLM"
 processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
@@ -81,9 +83,13 @@ with torch.no_grad():
 tokens = model.generate(**batch, max_new_tokens=4, do_sample=False)
 explainer = pipeline("skeleton-emotion", model=folder, trust_remote_code=True)
 result = explainer(clip_file, max_new_tokens=4)
+remote = importlib.import_module(type(explainer).__module__.rsplit(".", 1)[0] + ".inference")  # the copied module
+kdae24 = remote.JointLayout.from_dict(next(l for l in processor.feature_extractor.layouts if l["name"] == "kdae24"))
+evidence = [remote.evidence(EVIDENCE_TEXT, clips["b"], kdae24, fps, model.config.descriptor_populations)
+            for fps in (30.0, None)]
 np.savez(out + "/remote.npz", logits=logits.numpy(), tokens=tokens.numpy())
-json.dump({"types": [type(model).__name__, type(processor).__name__, type(explainer).__name__], "pipeline": result},
-          open(out + "/remote.json", "w"))
+json.dump({"types": [type(model).__name__, type(processor).__name__, type(explainer).__name__], "pipeline": result,
+           "evidence": evidence}, open(out + "/remote.json", "w"), allow_nan=False)
 """
 
 
@@ -95,7 +101,7 @@ def test_exported_folder_loads_in_a_fresh_process_without_this_project_and_match
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     environment["HF_MODULES_CACHE"] = str(tmp_path / "modules")
     completed = subprocess.run([sys.executable, "-S", "-c", FRESH_PROCESS, sysconfig.get_paths()["purelib"],
-                                str(folder), str(clip_file), str(tmp_path)], cwd=tmp_path, env=environment,
+                                str(folder), str(clip_file), str(tmp_path), EVIDENCE_TEXT], cwd=tmp_path, env=environment,
                                capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-3000:]
     remote = json.loads((tmp_path / "remote.json").read_text())
@@ -115,6 +121,12 @@ def test_exported_folder_loads_in_a_fresh_process_without_this_project_and_match
     assert remote["pipeline"]["explanation"] == local["explanation"]
     assert remote["pipeline"]["evidence"] == local["evidence"]  # the descriptor populations travel in config.json
     assert remote["pipeline"]["evidence"]["population"] == "kdae"  # the training corpus of the clip's layout
+    layout = JointLayout.from_dict(next(l for l in LAYOUTS if l["name"] == "kdae24"))
+    measured, unmeasured = remote["evidence"]  # the remote code's evidence for a text with claims, fps 30 and none
+    assert measured == evidence(EVIDENCE_TEXT, clips["b"], layout, 30.0, model.config.descriptor_populations)
+    assert sorted(c["quality"] for c in measured["claims"]) == ["head_pitch", "tempo", "tremor"]
+    assert all(c["verdict"] != "unchecked" and c["value"] is not None for c in measured["claims"])
+    assert [(c["verdict"], c["value"], c["percentile"]) for c in unmeasured["claims"]] == [("unchecked", None, None)] * 3
 
 
 MODEL_FILES = r"""

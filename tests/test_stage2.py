@@ -21,7 +21,7 @@ from eai_llm.claims import ALL_CORPORA
 from eai_llm.configuration_eai import EAIConfig
 from eai_llm.corpus import load_corpus
 from eai_llm.descriptors import DESCRIPTORS
-from eai_llm.evaluation import ERROR, evaluate_split, latent_faithfulness, parse_label, write_report
+from eai_llm.evaluation import ERROR, evaluate_split, evidence_line, latent_faithfulness, parse_label, write_report
 from eai_llm.inference import evidence, explain, load_trained, score_answers
 from eai_llm.instruction_tuning import InstructionCollator, build_model, instruction_examples, train_llm
 from eai_llm.modeling_eai import EAILlamaForCausalLM, EAISkeletonEncoder
@@ -269,6 +269,11 @@ def test_evidence_checks_each_claim_of_an_explanation_against_the_measured_clip(
     unmeasured = evidence("The person walks slowly.", still, layout, None, populations)["claims"][0]
     assert (unmeasured["verdict"], unmeasured["value"], unmeasured["percentile"]) == ("unchecked", None, None)
     assert evidence("This is an angry person.", still, layout, 30.0, populations)["claims"] == []
+    without_tempo = {name: record | {"quantiles": {k: v for k, v in record["quantiles"].items() if k != "extremity_speed"}}
+                     for name, record in populations.items()}  # e.g. every training clip too short to measure it
+    claim = evidence("The person walks slowly.", still, layout, 30.0, without_tempo)["claims"][0]
+    assert (claim["verdict"], claim["percentile"]) == ("unchecked", None) and claim["value"] is not None
+    assert evidence_line(claim).endswith("(no training population), unchecked")  # as report.md prints it
 
 
 def test_claims_are_also_checked_against_generating_latents():

@@ -308,12 +308,14 @@ def test_cli_writes_one_corpus_with_three_layouts(tmp_path, capsys):
     assert Counter(corpus["test"]["corpus"]) == {"emilya": 14, "kdae": 2, "egbm": 1}
     assert set(json.loads((out / "oracle.json").read_text())) == {"emilya", "kdae", "egbm"}
     for split in ("train", "test"):  # the generating latents, per clip in split order, that eval.py reads
-        latents = read_latents(out, split)
+        latents = read_latents(out, split, len(corpus[split]))
         assert set(latents["names"]) == set(QUALITIES) and latents["quantiles"].shape == (len(corpus[split]), 9)
         assert ((latents["quantiles"] >= 0) & (latents["quantiles"] <= 1)).all()
         described = [text for text in corpus[split]["description"] if text]
         reference = latent_faithfulness({}, corpus[split]["description"], latents, corpus[split]["action"])["reference"]
         assert reference["claim_precision"] == 1 and reference["num_texts"] == len(described)  # written from them
+    with pytest.raises(ValueError, match="latents.json: field 'test' has latents of shape"):
+        read_latents(out, "test", len(corpus["test"]) + 1)  # a file that does not fit the split
     cli.main(["--output-dir", str(out), "--scale", "0.1", "--seed", "2"])  # a corpus it wrote is replaced
     assert load_corpus(out)["train"]["actor"] != corpus["train"]["actor"]
 
