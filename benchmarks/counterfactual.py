@@ -29,7 +29,7 @@ from eai_llm.corpus import clip_positions, corpus_populations, load_corpora, spl
 from eai_llm.descriptors import DESCRIPTORS, MIN_FPS, describe_motion
 from eai_llm.edits import EDITS
 from eai_llm.evaluation import clip_blind_explanations
-from eai_llm.inference import DEFAULT_MAX_NEW_TOKENS, generate_answers, load_trained, score_answers
+from eai_llm.inference import DEFAULT_MAX_NEW_TOKENS, generate_answers, label_probabilities, load_trained
 from eai_llm.labels import merged_label
 from eai_llm.layouts import get_layout
 
@@ -104,17 +104,7 @@ def main(argv=None):
                                             np.random.default_rng(i))
                           for m, c, (i, *_) in zip(measured, corpora, variants)]
     texts["per_label"] = clip_blind_explanations(train, truth)["per_label"]
-    corpus_labels = model.config.skeleton_config.corpus_labels or {}
-    probabilities = [None] * len(variants)
-    for name in sorted(set(corpora)):
-        candidates = corpus_labels.get(name, model.config.labels)
-        where = [k for k, c in enumerate(corpora) if c == name]
-        scores = score_answers(model, processor, [clips[k] for k in where], [layouts[k] for k in where],
-                               [processor.recognition_answer(label) for label in candidates], args.batch_size,
-                               fps=[rates[k] for k in where])
-        for k, row in zip(where, scores):
-            p = np.exp(row - row.max())
-            probabilities[k] = dict(zip(candidates, p / p.sum()))
+    probabilities = label_probabilities(model, processor, clips, layouts, rates, corpora, args.batch_size)
 
     original = {v[0]: k for k, v in enumerate(variants) if v[1] is None}
     results = defaultdict(lambda: defaultdict(list))

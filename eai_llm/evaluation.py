@@ -27,7 +27,7 @@ from .claims import (ALL_CORPORA, LEVELS, QUALITIES, Population, check_claims, n
 from .corpus import clip_positions, corpus_populations, split_descriptors
 from .descriptors import DESCRIPTORS
 from .folders import write_folder
-from .inference import DEFAULT_MAX_NEW_TOKENS, generate_answers, score_answers
+from .inference import DEFAULT_MAX_NEW_TOKENS, generate_answers, label_probabilities
 from .labels import ADJECTIVES, SYNONYMS, merged_label
 from .text_metrics import Bleu, Meteor, Rouge
 
@@ -78,17 +78,8 @@ def evaluate_split(model, processor, split, train, modes: tuple[str, ...] = ("ge
                                    max_new_tokens=24, batch_size=batch_size, fps=rates)
         predictions["generate"] = [parse_label(a, labels) for a in answers]
     if "score" in modes:
-        corpus_labels = model.config.skeleton_config.corpus_labels or {}
-        predicted = [None] * len(clips)
-        for corpus in sorted(set(corpora)):
-            candidates = corpus_labels.get(corpus, labels)
-            where = [i for i, c in enumerate(corpora) if c == corpus]
-            scores = score_answers(model, processor, [clips[i] for i in where], [layouts[i] for i in where],
-                                   [processor.recognition_answer(label) for label in candidates], batch_size,
-                                   fps=[rates[i] for i in where])
-            for i, best in zip(where, scores.argmax(1)):
-                predicted[i] = candidates[best]
-        predictions["score"] = predicted
+        probabilities = label_probabilities(model, processor, clips, layouts, rates, corpora, batch_size)
+        predictions["score"] = [max(p, key=p.get) for p in probabilities]
     for mode, predicted in predictions.items():
         metrics[f"recognition_{mode}"] = recognition_metrics(truth, predicted, corpora)
         confusion[mode] = confusion_matrix(truth, predicted, labels)

@@ -95,22 +95,41 @@ def score_answers(model, processor, clips: list[np.ndarray], layouts: list[str],
     return torch.cat(scores).numpy()
 
 
+def label_probabilities(model, processor, clips: list[np.ndarray], layouts: list[str],
+                        fps: list[float] | None = None, corpora: list[str] | None = None,
+                        batch_size: int = 16) -> list[dict[str, float]]:
+    """Recognition by scoring: per clip, ``{label: probability}``, a softmax over the likelihoods of the
+    candidate labels' answers (:func:`score_answers`). The candidates are the labels of the clip's corpus
+    (``corpora``, as the model's ``corpus_labels`` list them), or all the model's labels where the corpus is
+    not given or not known to the model."""
+    corpus_labels = model.config.skeleton_config.corpus_labels or {}
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i in range(len(clips)):
+        candidates = corpus_labels.get(corpora[i], model.config.labels) if corpora else model.config.labels
+        groups.setdefault(tuple(candidates), []).append(i)
+    probabilities = [{}] * len(clips)
+    for candidates, where in groups.items():
+        loglik = score_answers(model, processor, [clips[i] for i in where], [layouts[i] for i in where],
+                               [processor.recognition_answer(label) for label in candidates], batch_size,
+                               fps=None if fps is None else [fps[i] for i in where])
+        p = np.exp(loglik - loglik.max(axis=1, keepdims=True))
+        for i, row in zip(where, p / p.sum(axis=1, keepdims=True)):
+            probabilities[i] = dict(zip(candidates, row.tolist()))
+    return probabilities
+
+
 def explain(model, processor, positions: np.ndarray, layout: str, fps: float | None = None,
             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> dict:
     """One clip ``(T, J, 3)`` at ``fps`` → ``{"label", "scores", "explanation", "evidence"}``: the label
     ranked first by the LLM's likelihood over the model's labels (scores: softmax over them), then the
     description prompt with that label, then the :func:`evidence` for the explanation's claims (left
     out, with a warning, for a model saved without descriptor populations)."""
-    labels = model.config.labels
     rates = None if fps is None else [fps]
-    loglik = score_answers(model, processor, [positions], [layout], [processor.recognition_answer(l) for l in labels],
-                           fps=rates)[0]
-    probabilities = np.exp(loglik - loglik.max())
-    probabilities /= probabilities.sum()
-    label = labels[int(loglik.argmax())]
+    scores = label_probabilities(model, processor, [positions], [layout], rates)[0]
+    label = max(scores, key=scores.get)
     explanation = generate_answers(model, processor, [processor.description_prompt(label)], [positions], [layout],
                                    max_new_tokens, fps=rates)[0]
-    result = {"label": label, "scores": {l: float(p) for l, p in zip(labels, probabilities)}, "explanation": explanation}
+    result = {"label": label, "scores": scores, "explanation": explanation}
     if model.config.descriptor_populations is None:
         warnings.warn(f"{model.config.name_or_path or 'this model'}: no descriptor populations in its config (saved "
                       "before train.py kept them), so the explanation comes without evidence; retrain stage 2 to get it")
