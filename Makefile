@@ -24,11 +24,18 @@ $(WORDNET):
 	$(APT) install -y -q wordnet-base wordnet-sense-index || \
 	  ($(APT) update -q && $(APT) install -y -q wordnet-base wordnet-sense-index)
 
+# Chromium and ChromeDriver for the browser test of the web demo, from Debian (a test tool's own browser
+# download does not work offline)
+CHROMEDRIVER := /usr/bin/chromedriver
+$(CHROMEDRIVER):
+	$(APT) install -y -q chromium chromium-driver || \
+	  ($(APT) update -q && $(APT) install -y -q chromium chromium-driver)
+
 demo: $(VENV)/.installed $(WORDNET)
 	$(PY) dataset_scripts/synthetic.py --describe all --output-dir $(DEMO_DIR)/corpus
 	$(PY) train.py --config configs/demo.yaml --stage all --output-dir $(DEMO_DIR)
 	$(PY) eval.py --model $(DEMO_DIR)/model --corpus $(DEMO_DIR)/corpus --output-dir $(DEMO_DIR)/eval \
 	  --bare-llm smollm2-135m-instruct-offline
 
-test: $(VENV)/.installed $(WORDNET)
+test: $(VENV)/.installed $(WORDNET) $(CHROMEDRIVER)
 	$(PY) -m pytest

@@ -9,7 +9,9 @@ prompt with its true label): ROUGE-1/ROUGE-L, BLEU and METEOR against the descri
 and the faithfulness of the claims the explanations make, checked against each clip's measured movement
 descriptors (claim precision and recall, contradictions, action accuracy, distinct explanations), beside
 the clip-blind baselines (a constant description, the label's most frequent training description, and
-with --bare-llm the bare LLM given the label only). Writes metrics.json, confusion-*.png and report.md.
+with --bare-llm the bare LLM given the label only). Writes metrics.json, explanations.json, confusion-*.png,
+training-curves.png (from the run's Trainer logs beside the model folder), report.md and report.html (a
+self-contained page with a gallery of animated test clips, their label probabilities and evidence).
 """
 
 import argparse
@@ -20,10 +22,11 @@ import torch
 from accelerate import PartialState
 
 from eai_llm.corpus import load_corpora
-from eai_llm.evaluation import evaluate_split, read_latents, write_report
+from eai_llm.evaluation import evaluate_split, read_latents
 from eai_llm.folders import check_replaceable
 from eai_llm.inference import DEFAULT_MAX_NEW_TOKENS, load_trained
 from eai_llm.language_models import load_language_model
+from eai_llm.report import write_report
 
 
 def main(argv=None):
@@ -54,7 +57,7 @@ def main(argv=None):
         result = evaluate_split(model, processor, corpus[args.split], corpus["train"], tuple(args.modes),
                                 args.batch_size, args.max_new_tokens, bare_llm, latents=latents)
         report = write_report(result, output_dir, f"EAI-LLM evaluation: {args.model} on {', '.join(args.corpus)} "
-                                                  f"({args.split})")
+                                                  f"({args.split})", run_dir=Path(args.model).parent)
     except (OSError, ValueError) as error:  # the message names the file or field and what was expected
         raise SystemExit(f"eval.py: {error}") from None
     summary = {key: value for key, value in result["metrics"].items() if key != "recognition_answers"}

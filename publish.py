@@ -4,7 +4,8 @@
     python publish.py --model outputs/demo/model --export-dir outputs/demo/hub --repo-id you/eai-llm --private
 
 The folder loads without this project installed: AutoModelForCausalLM / AutoProcessor /
-pipeline("skeleton-emotion") with trust_remote_code=True, and handler.py for Inference Endpoints.
+pipeline("skeleton-emotion") with trust_remote_code=True, handler.py for Inference Endpoints, and app.py
+(the Gradio web demo): the folder is also a ready Space (--space pushes it as one).
 It has a model card (README.md) built from the run's train-config.yaml and eval/metrics.json.
 Pushing needs a Hub token (`hf auth login` or HF_TOKEN) and the network.
 """
@@ -21,12 +22,13 @@ def main(argv=None):
     parser.add_argument("--repo-id", help="push to this Hub repo (user/name) after exporting")
     parser.add_argument("--private", action="store_true", help="create the repo private")
     parser.add_argument("--revision", help="push to this branch (created if missing)")
+    parser.add_argument("--space", action="store_true", help="push as a Gradio Space (the web demo) instead of a model repo")
     args = parser.parse_args(argv)
     try:
         folder = export(args.model, args.export_dir)
         print(f"exported: {folder}")
         if args.repo_id:
-            print(f"pushed: {push(folder, args.repo_id, args.private, args.revision)}")
+            print(f"pushed: {push(folder, args.repo_id, args.private, args.revision, space=args.space)}")
     except (OSError, ValueError, RuntimeError) as error:  # a bad model folder, no network, no token
         raise SystemExit(f"publish.py: {error}") from None
 

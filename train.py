@@ -6,13 +6,14 @@
 Stage ``align`` (stage 1): the skeleton encoder with skeleton–language alignment (paper §3.4),
 saved with ``save_pretrained`` to ``<output_dir>/encoder`` (joint training) or
 ``<output_dir>/encoder-<corpus>`` (separate training), with its SkeletonProcessor and the test
-accuracy of its classification head per corpus (``metrics.json``).
+accuracy of its classification head per corpus (``metrics.json``); ``log-align.json`` holds its loss and
+training accuracy against step.
 
 Stage ``llm`` (stage 2): the encoder frozen, a linear projector and LoRA adapters trained on the
 description and recognition prompts (paper §3.3) in the configured order; writes
 ``<output_dir>/model`` (LoRA merged; ``EAILlamaForCausalLM.from_pretrained`` and
 ``EAIProcessor.from_pretrained`` load it), ``<output_dir>/adapter`` (LoRA + projector, peft),
-``train-config.yaml`` and ``log-llm.json``. ``--stage llm --resume`` continues from the last
+``train-config.yaml`` and ``log-llm.json`` (loss and answer-token accuracy against step). ``--stage llm --resume`` continues from the last
 checkpoint in ``<output_dir>/checkpoints-llm`` (without it, stage 2 starts over).
 
 Stage ``all``: stage 1 (joint), then stage 2 on its encoder.

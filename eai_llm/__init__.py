@@ -7,7 +7,7 @@ The data path, one module a step:
     SkeletonProcessor / EAIProcessor (processing_eai) ──▶ padded skeleton tensors, prompts with
         one <skeleton> placeholder id per skeleton token, UST attention mask
     EAILlamaForCausalLM (modeling_eai): skeleton encoder ──▶ tokens ──projector──▶ Llama ──▶ text
-    inference.explain ──▶ {"label", "scores", "explanation"}
+    inference.explain ──▶ {"label", "scores", "explanation", "evidence"} ──render──▶ a stick-figure GIF/MP4
 
 Training: ``alignment`` (stage 1), ``instruction_tuning`` (stage 2), configured by ``run_config``.
 The model files (``configuration_eai``, ``modeling_eai``, ``processing_eai`` and ``joint_layout``) build

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import Trainer, TrainingArguments, set_seed
+from transformers import TrainingArguments, set_seed
 from transformers.utils import logging
 
 from .configuration_eai import EAISkeletonConfig
@@ -38,6 +38,7 @@ from .folders import check_replaceable, write_file, write_folder
 from .joint_layout import JointLayout
 from .labels import label_prompt, merged_label
 from .layouts import get_layout
+from .logging_trainer import AccuracyLoggingTrainer, label_accuracy
 from .modeling_eai import EAISkeletonEncoder
 from .processing_eai import SkeletonProcessor
 from .run_config import AlignSettings, TrainConfig, process_state
@@ -257,7 +258,8 @@ def predict(encoder: EAISkeletonEncoder, collator: SkeletonCollator, split, batc
 def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncoder, dict]:
     """Stage 1 on ``config.corpus`` (or an already loaded ``corpus``). Joint training writes
     ``<output_dir>/encoder`` (encoder + processor + ``metrics.json``, ``from_pretrained``-ready); separate
-    training writes ``<output_dir>/encoder-<corpus>`` per corpus; both write ``metrics-align.json``.
+    training writes ``<output_dir>/encoder-<corpus>`` per corpus; both write ``metrics-align.json`` and
+    ``log-align.json`` (each encoder's Trainer log history: loss and training accuracy against step).
     Returns the (last) encoder and the metrics (test accuracy per corpus and overall)."""
     corpus = corpus if corpus is not None else load_corpora(config.corpus_folders)
     if config.corpora:
@@ -270,9 +272,10 @@ def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncode
     names = sorted(set(corpus["train"]["corpus"]))
     parts = {"encoder": corpus} if config.align.joint else {
         f"encoder-{name}": corpus.filter(lambda c, name=name: c == name, input_columns="corpus") for name in names}
-    results, speeds, steps = {"labels": [], "predictions": [], "corpora": []}, [], {}
+    results, speeds, steps, logs = {"labels": [], "predictions": [], "corpora": []}, [], {}, {}
     for folder, part in parts.items():
-        encoder, result, speed, steps[folder] = _train_one(config, part, text_encoder, output_dir / folder)
+        encoder, result, speed, logs[folder] = _train_one(config, part, text_encoder, output_dir / folder)
+        steps[folder] = logs[folder][-1]["step"]
         for key in results:
             results[key] += result[key]
         speeds.append(speed)
@@ -282,15 +285,16 @@ def train_alignment(config: TrainConfig, corpus=None) -> tuple[EAISkeletonEncode
     if process_state().is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         write_file(output_dir / "metrics-align.json", json.dumps(metrics, indent=2))
+        write_file(output_dir / "log-align.json", json.dumps(logs, indent=2))
     process_state().wait_for_everyone()  # stage 2 reads the encoder the main process wrote
     return encoder, metrics
 
 
 def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tuple[EAISkeletonEncoder, dict, float,
-                                                                                   int]:
+                                                                                   list[dict]]:
     """Train one encoder on ``corpus["train"]``, save it (with its processor and test accuracy) to
     ``save_dir``; returns the encoder, its test predictions (:func:`predict`), clips/s in training and the
-    optimizer steps taken."""
+    Trainer's log history (loss and accuracy every 10 steps; its last entry has the optimizer steps taken)."""
     check_replaceable(save_dir)  # refused now, not after the training
     set_seed(config.seed)
     train, test = corpus["train"], corpus["test"]
@@ -325,9 +329,9 @@ def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tup
     optimizer = torch.optim.SGD(module.parameters(), lr=align.learning_rate, momentum=align.momentum,
                                 nesterov=True, weight_decay=align.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_step_decay(warmup_steps, decay_steps))
-    trainer = Trainer(model=module, args=args, train_dataset=train.with_format("numpy"),
-                      data_collator=training_collator,
-                      optimizers=(optimizer, schedule))
+    trainer = AccuracyLoggingTrainer(model=module, args=args, train_dataset=train.with_format("numpy"),
+                                     data_collator=training_collator, optimizers=(optimizer, schedule),
+                                     accuracy=label_accuracy)
     trained = trainer.train()
     speed = trained.metrics["train_samples_per_second"]
 
@@ -341,4 +345,4 @@ def _train_one(config: TrainConfig, corpus, text_encoder, save_dir: Path) -> tup
             (folder / "metrics.json").write_text(json.dumps({**scores, "train_clips_per_second": speed}, indent=2))
 
         write_folder(save_dir, write)
-    return encoder, result, speed, trained.global_step
+    return encoder, result, speed, trainer.state.log_history

@@ -332,3 +332,17 @@ def describe_measured(values: Mapping[str, float], population: Population, actio
     notable = notable_qualities(values, population)[:int(rng.integers(2, max_qualities + 1))]
     phrases = action_phrases(action)[0] if action else ("moves",)
     return write_description(phrases, [(n, d) for n, d, _ in notable], rng)
+
+
+VERDICT_MARKS = {"supported": "✓", "contradicted": "✗", "unsupported": "○", "unchecked": "?"}
+NO_CLAIM = "no claim the project can check"  # shown for a text without one
+
+
+def evidence_line(evidence: dict) -> str:
+    """``"tempo high: extremity_speed 0.412 (percentile 0.81), supported"``: one checked claim as text (the
+    report and the web demo print it, after its :data:`VERDICT_MARKS` mark)."""
+    measured = ("not measured" if evidence["value"] is None else
+                f"{evidence['descriptor']} {evidence['value']:.3g} {evidence['unit']} " +
+                ("(no training population)" if evidence["percentile"] is None else
+                 f"(percentile {evidence['percentile']:.2f})"))
+    return f"{evidence['quality']} {'high' if evidence['direction'] > 0 else 'low'}: {measured}, {evidence['verdict']}"

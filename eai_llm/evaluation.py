@@ -26,12 +26,13 @@ from .claims import (ALL_CORPORA, LEVELS, QUALITIES, Population, check_claims, n
                      parse_claims)
 from .corpus import clip_positions, corpus_populations, split_descriptors
 from .descriptors import DESCRIPTORS
-from .folders import write_folder
-from .inference import DEFAULT_MAX_NEW_TOKENS, generate_answers, label_probabilities
+from .inference import DEFAULT_MAX_NEW_TOKENS, generate_answers, joint_saliency, label_probabilities
 from .labels import ADJECTIVES, SYNONYMS, merged_label
+from .render import StickFigure
 from .text_metrics import Bleu, Meteor, Rouge
 
 ERROR = "Error"
+GALLERY_CLIPS = 8  # test clips drawn in report.html
 
 
 def label_forms(label: str) -> set[str]:
@@ -57,7 +58,9 @@ def evaluate_split(model, processor, split, train, modes: tuple[str, ...] = ("ge
     model asked with the label only). Every clip is explained (the description prompt with its true label);
     text metrics compare the described ones with their references (``explain=False``: recognition only);
     ``latents``: the synthetic generator's latents of ``split`` (:func:`read_latents`), to check the claims
-    against them too. Returns ``{"metrics": {...}, "samples": [...], "confusion": {mode: (labels, matrix)}}``."""
+    against them too. Returns ``{"metrics": {...}, "samples": [...], "confusion": {mode: (labels, matrix)},
+    "gallery": [...]}``: per clip a sample (its explanation with evidence, its prediction per mode and, with
+    ``score``, its label probabilities), and the :func:`gallery` of clips to draw."""
     if len(split) == 0:
         raise ValueError("evaluate_split: the split is empty, expected at least one clip")
     labels = model.config.labels
@@ -89,10 +92,35 @@ def evaluate_split(model, processor, split, train, modes: tuple[str, ...] = ("ge
         explained, samples = explanation_metrics(model, processor, split, train, (clips, layouts, rates), truth,
                                                  batch_size, max_new_tokens, bare_llm, latents)
         metrics.update(explained)
+        for i, sample in enumerate(samples):
+            sample["predicted"] = {mode: predicted[i] for mode, predicted in predictions.items()}
+            if "score" in predictions:
+                sample["scores"] = probabilities[i]
     if "generate" in predictions:
         metrics["recognition_answers"] = [{"corpus": c, "label": t, "answer": a}
                                           for c, t, a in list(zip(corpora, truth, answers))[:10]]
-    return {"metrics": metrics, "samples": samples, "confusion": confusion}
+    shown = gallery(model, processor, (clips, layouts, rates), truth, predictions) if samples else []
+    return {"metrics": metrics, "samples": samples, "confusion": confusion, "gallery": shown}
+
+
+
+def gallery(model, processor, inputs: tuple[list, list, list], truth: list[str],
+            predictions: dict[str, list[str]]) -> list[dict]:
+    """The clips the report shows: the first clip of each true label, then the next ones, ``GALLERY_CLIPS`` in all;
+    ``[{"index": clip index in the split, "figure": StickFigure}]``, titled true → predicted label (by scoring
+    where it ran) and joints coloured by the :func:`~eai_llm.inference.joint_saliency` of the prediction."""
+    clips, layouts, rates = inputs
+    firsts = [truth.index(label) for label in dict.fromkeys(truth)]
+    order = firsts + [i for i in range(len(truth)) if i not in set(firsts)]
+    predicted = predictions.get("score") or predictions.get("generate") or truth
+    parents = {layout["name"]: layout["parents"] for layout in processor.feature_extractor.layouts}
+    shown = []
+    for i in order[:GALLERY_CLIPS]:
+        weights = (None if predicted[i] == ERROR else
+                   joint_saliency(model, processor, clips[i], layouts[i], rates[i], predicted[i]))
+        shown.append({"index": i, "figure": StickFigure(clips[i], parents[layouts[i]], rates[i],
+                                                        f"{truth[i]} → {predicted[i]}", weights)})
+    return shown
 
 
 def explanation_metrics(model, processor, split, train, inputs: tuple[list, list, list], truth: list[str],
@@ -259,9 +287,18 @@ def accuracy_by_corpus(truth: list[str], predicted: list[str], corpora: list[str
 
 
 def recognition_metrics(truth: list[str], predicted: list[str], corpora: list[str]) -> dict:
-    """Accuracy per corpus and overall (:func:`accuracy_by_corpus`), the ``Error`` rate, the clip count."""
+    """Accuracy per corpus and overall (:func:`accuracy_by_corpus`), the ``Error`` rate, the clip count, and
+    ``per_class``: per true label its precision, recall (the label's accuracy), F1 and clip count (scikit-learn;
+    0 where a label is never predicted)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels = sorted(set(truth))
+    precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
+    per_class = {label: {"precision": float(p), "recall": float(r), "f1": float(f), "clips": int(n)}
+                 for label, p, r, f, n in zip(labels, precision, recall, f1, support)}
     return {"accuracy": accuracy_by_corpus(truth, predicted, corpora),
-            "error_rate": float(np.mean(np.asarray(predicted) == ERROR)), "num_clips": len(truth)}
+            "error_rate": float(np.mean(np.asarray(predicted) == ERROR)), "num_clips": len(truth),
+            "per_class": per_class}
 
 
 def metric_lines(metrics: dict) -> list[str]:
@@ -309,15 +346,6 @@ def explanation_table(metrics: dict, key: str = "faithfulness") -> list[str]:
     return lines
 
 
-def evidence_line(evidence: dict) -> str:
-    """``"tempo high: extremity_speed 0.412 (percentile 0.81), supported"``: one checked claim as text."""
-    measured = ("not measured" if evidence["value"] is None else
-                f"{evidence['descriptor']} {evidence['value']:.3g} {evidence['unit']} " +
-                ("(no training population)" if evidence["percentile"] is None else
-                 f"(percentile {evidence['percentile']:.2f})"))
-    return f"{evidence['quality']} {'high' if evidence['direction'] > 0 else 'low'}: {measured}, {evidence['verdict']}"
-
-
 def description_metrics(generated: list[str], references: list[str]) -> dict:
     """ROUGE-1, ROUGE-L, METEOR (0–1) and BLEU (0–100) of generated descriptions against references."""
     scores = Rouge().compute(predictions=generated, references=references)
@@ -333,46 +361,3 @@ def confusion_matrix(truth: list[str], predicted: list[str], labels: list[str]) 
     for t, p in zip(truth, predicted):
         matrix[labels.index(t), columns.index(p)] += 1
     return columns, matrix
-
-
-def write_report(result: dict, output_dir: str | Path, title: str) -> Path:
-    """``metrics.json``, ``explanations.json`` (every clip's explanation with its evidence),
-    ``confusion-<mode>.png`` and ``report.md`` (metrics and sample explanations), written
-    as one folder ``output_dir`` atomically (:func:`~eai_llm.folders.write_folder`). Returns the report's path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    metrics = result["metrics"]
-
-    def write(folder: Path):
-        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        (folder / "explanations.json").write_text(json.dumps(result["samples"], indent=1))
-        lines = [f"# {title}", "", "## Metrics", "", *metric_lines(metrics), ""]
-        for mode, (columns, matrix) in result["confusion"].items():
-            figure, axis = plt.subplots(figsize=(1 + 0.6 * len(columns), 1 + 0.6 * len(matrix)))
-            axis.imshow(matrix, cmap="Blues")
-            axis.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
-            axis.set_yticks(range(len(matrix)), columns[:-1])
-            for (i, j), count in np.ndenumerate(matrix):
-                axis.text(j, i, str(count), ha="center", va="center", fontsize=8)
-            axis.set_xlabel("predicted")
-            axis.set_ylabel("true")
-            axis.set_title(f"recognition ({mode})")
-            figure.tight_layout()
-            figure.savefig(folder / f"confusion-{mode}.png", dpi=120)
-            plt.close(figure)
-            lines.append(f"Confusion matrix ({mode}): `confusion-{mode}.png`.")
-        if result["samples"]:
-            lines += ["", "## Sample explanations", "",
-                      "Each claim with the measured descriptor and its percentile among the corpus's training clips.", ""]
-            for sample in result["samples"][:8]:
-                lines += [f"- **{sample['label']}** ({sample['corpus']}{', ' + sample['action'] if sample['action'] else ''})",
-                          f"  - explanation: {sample['generated']}",
-                          *(f"  - {evidence_line(e)}" for e in sample["evidence"])]
-                if sample["reference"]:
-                    lines.append(f"  - reference: {sample['reference']}")
-        (folder / "report.md").write_text("\n".join(lines) + "\n")
-
-    return write_folder(output_dir, write) / "report.md"

@@ -52,14 +52,14 @@ def write_folder(target: str | Path, write: Callable[[Path], None]) -> Path:
     return target
 
 
-def write_file(path: str | Path, text: str) -> Path:
-    """Write a small text file atomically (a temporary sibling, then ``os.replace``): a reader sees the old
-    text or the new, never a part."""
+def write_file(path: str | Path, text: str | bytes) -> Path:
+    """Write a file (text, or bytes) atomically (a temporary sibling, then ``os.replace``): a reader sees the
+    old content or the new, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
-        partial.write_text(text)
+        partial.write_bytes(text) if isinstance(text, bytes) else partial.write_text(text)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

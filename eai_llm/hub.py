@@ -6,14 +6,20 @@
 (``configuration_eai.py``, ``modeling_eai.py``, ``processing_eai.py``, ``pipeline_eai.py`` and the
 modules they import, relative imports only), ``handler.py`` (Inference Endpoints), ``requirements.txt``
 and a model card ``README.md`` built from the run's config and measured metrics.
-``push`` uploads such a folder with ``huggingface_hub``.
+It is also a ready Hugging Face Space: ``app.py`` (the Gradio web demo, from the project's root), ``render.py``
+and ``samples/`` (synthetic clips of the model's layouts to try it on), with Gradio in ``requirements.txt``
+and the Space's ``sdk``/``app_file`` keys in the card's metadata. ``push`` uploads such a folder with
+``huggingface_hub``.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import shutil
 from pathlib import Path
+
+import numpy as np
 
 import huggingface_hub
 import yaml
@@ -28,6 +34,8 @@ from .pipeline_eai import SkeletonEmotionPipeline
 from .processing_eai import DESCRIPTION_QUESTION, RECOGNITION_QUESTION
 
 SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+APP_FILE = Path(__file__).resolve().parents[1] / "app.py"  # the web demo, at the root of the source checkout
+SAMPLES_PER_CORPUS = 3
 PAPER = "Understanding Emotional Body Expressions via Large Language Models (Lu et al., EAI-LLM)"
 
 
@@ -36,24 +44,62 @@ def export(model_dir: str | Path, export_dir: str | Path) -> Path:
     (:func:`~eai_llm.folders.write_folder`: a folder this project did not write is never replaced)."""
     model_dir, export_dir = Path(model_dir), Path(export_dir)
     check_replaceable(export_dir)  # before the model is loaded
+    if not APP_FILE.is_file():
+        raise FileNotFoundError(f"{APP_FILE}: missing; export from a source checkout of EAI-LLM (pip install -e .), "
+                                "which has the web demo app.py")
     model, processor = load_trained(model_dir)
 
     def write(folder: Path):
         SkeletonEmotionPipeline(model=model, processor=processor).save_pretrained(folder)
         processor.save_pretrained(folder)
         shutil.copyfile(Path(__file__).with_name("endpoint_handler.py"), folder / "handler.py")
+        shutil.copyfile(APP_FILE, folder / "app.py")
+        shutil.copyfile(Path(__file__).with_name("render.py"), folder / "render.py")
+        write_samples(folder / "samples", [layout["name"] for layout in processor.feature_extractor.layouts])
         (folder / "requirements.txt").write_text(_requirements())
         (folder / "README.md").write_text(model_card(model, model_dir.parent))
 
     return write_folder(export_dir, write)
 
 
+def write_samples(folder: Path, layouts: list[str]):
+    """``SAMPLES_PER_CORPUS`` synthetic clips of each synthetic corpus whose layout is one of ``layouts`` (none
+    for a model of other layouts), as ``.npz`` files (``positions``, ``fps``, ``layout``) named
+    ``<corpus>-<index>-<label>-<action>.npz``: the web demo's samples."""
+    from .synthetic import generate_clips
+    from .synthetic.qualities import SYNTHETIC_CORPORA
+
+    for corpus, spec in SYNTHETIC_CORPORA.items():
+        if spec.layout in layouts:
+            folder.mkdir(exist_ok=True)
+            for index, clip in enumerate(generate_clips(corpus, SAMPLES_PER_CORPUS, seed=0)):
+                np.savez(folder / f"{corpus}-{index}-{clip.label}-{clip.action}.npz", positions=clip.positions,
+                         fps=np.float64(clip.fps), layout=np.str_(clip.layout))
+
+
 def _requirements() -> str:
+    """The export's requirements: the versions of transformers, torch and numpy it was written with, and the
+    web demo's packages as this project pins them (its ``app`` extra) or requires them."""
     import numpy
     import torch
     import transformers
 
-    return f"transformers=={transformers.__version__}\ntorch>={torch.__version__.split('+')[0]}\nnumpy>={numpy.__version__}\n"
+    project = _project_pins()
+    demo = [f"{name}{project.get(name, '')}" for name in ("gradio", "matplotlib", "imageio", "imageio-ffmpeg", "tqdm")]
+    return "\n".join([f"transformers=={transformers.__version__}", f"torch>={torch.__version__.split('+')[0]}",
+                      f"numpy>={numpy.__version__}", *demo]) + "\n"
+
+
+def _project_pins() -> dict[str, str]:
+    """This project's requirement specifiers by package name (pyproject.toml, extras included, as installed)."""
+    from packaging.requirements import Requirement
+
+    try:
+        requirements = importlib.metadata.requires("eai-llm") or []
+    except importlib.metadata.PackageNotFoundError:
+        raise RuntimeError("eai-llm is not installed, so its pinned requirements are unknown: run pip install -e . "
+                           "in the source checkout") from None
+    return {requirement.name: str(requirement.specifier) for requirement in map(Requirement, requirements)}
 
 
 def model_card(model: EAILlamaForCausalLM, run_dir: Path) -> str:
@@ -69,6 +115,8 @@ def model_card(model: EAILlamaForCausalLM, run_dir: Path) -> str:
         "library_name": "transformers", "pipeline_tag": "other", "license": "apache-2.0", "base_model": base,
         "datasets": corpora, "metrics": ["accuracy", "rouge", "bleu", "meteor"],
         "tags": ["eai-llm", "skeleton", "motion-capture", "emotion-recognition", "custom_code"],
+        "sdk": "gradio", "sdk_version": _project_pins()["gradio"].removeprefix("=="),
+        "app_file": "app.py",  # the folder is also a Space: the web demo
     }
     lines = ["---", yaml.safe_dump(metadata, sort_keys=False).strip(), "---", "",
              "# EAI-LLM: emotion recognition and explanation from 3D skeleton motion", "",
@@ -110,9 +158,10 @@ def model_card(model: EAILlamaForCausalLM, run_dir: Path) -> str:
 
 
 def push(export_dir: str | Path, repo_id: str, private: bool = False, revision: str | None = None,
-         token: str | None = None) -> str:
-    """Upload an exported folder to the Hub (creating the repo, and the branch ``revision``). Returns the
-    commit URL. Raises ``RuntimeError`` with the reason when offline or without a token."""
+         token: str | None = None, space: bool = False) -> str:
+    """Upload an exported folder to the Hub (creating the repo, and the branch ``revision``): a model repo, or
+    with ``space`` a Gradio Space (the web demo, which loads the model from the Space's own files). Returns
+    the commit URL. Raises ``RuntimeError`` with the reason when offline or without a token."""
     if huggingface_hub.constants.HF_HUB_OFFLINE:
         raise RuntimeError(f"cannot push to {repo_id}: HF_HUB_OFFLINE is set (the Hub is not reachable); the "
                            f"folder to upload is ready at {export_dir}")
@@ -123,9 +172,11 @@ def push(export_dir: str | Path, repo_id: str, private: bool = False, revision: 
         raise RuntimeError(f"cannot push to {repo_id}: no Hub token; run `hf auth login` or set HF_TOKEN") from None
     except OSError as error:  # requests/httpx connection failures derive from OSError
         raise RuntimeError(f"cannot push to {repo_id}: the Hub is not reachable ({error})") from None
-    api.create_repo(repo_id, private=private, exist_ok=True)
+    repo_type = "space" if space else "model"
+    api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type,
+                    **({"space_sdk": "gradio"} if space else {}))
     if revision:
-        api.create_branch(repo_id, branch=revision, exist_ok=True)
-    commit = api.upload_folder(folder_path=str(export_dir), repo_id=repo_id, revision=revision,
+        api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type=repo_type)
+    commit = api.upload_folder(folder_path=str(export_dir), repo_id=repo_id, revision=revision, repo_type=repo_type,
                                commit_message="Upload EAI-LLM model", ignore_patterns=[MANIFEST])
     return commit.commit_url

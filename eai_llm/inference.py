@@ -119,22 +119,26 @@ def label_probabilities(model, processor, clips: list[np.ndarray], layouts: list
 
 
 def explain(model, processor, positions: np.ndarray, layout: str, fps: float | None = None,
-            max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> dict:
+            max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, joint_weights: bool = False) -> dict:
     """One clip ``(T, J, 3)`` at ``fps`` → ``{"label", "scores", "explanation", "evidence"}``: the label
     ranked first by the LLM's likelihood over the model's labels (scores: softmax over them), then the
     description prompt with that label, then the :func:`evidence` for the explanation's claims (left
-    out, with a warning, for a model saved without descriptor populations)."""
+    out, with a warning, for a model saved without descriptor populations). ``joint_weights``: also
+    ``"joint_weights": {joint name: weight}``, the :func:`joint_saliency` of the label (one backward pass)."""
     rates = None if fps is None else [fps]
     scores = label_probabilities(model, processor, [positions], [layout], rates)[0]
     label = max(scores, key=scores.get)
     explanation = generate_answers(model, processor, [processor.description_prompt(label)], [positions], [layout],
                                    max_new_tokens, fps=rates)[0]
     result = {"label": label, "scores": scores, "explanation": explanation}
+    layouts = {definition["name"]: definition for definition in processor.feature_extractor.layouts}
+    if joint_weights:
+        weights = joint_saliency(model, processor, positions, layout, fps, label)
+        result["joint_weights"] = dict(zip(layouts[layout]["joint_names"], weights.tolist()))
     if model.config.descriptor_populations is None:
         warnings.warn(f"{model.config.name_or_path or 'this model'}: no descriptor populations in its config (saved "
                       "before train.py kept them), so the explanation comes without evidence; retrain stage 2 to get it")
         return result
-    layouts = {definition["name"]: definition for definition in processor.feature_extractor.layouts}
     return result | {"evidence": evidence(explanation, positions, JointLayout.from_dict(layouts[layout]), fps,
                                           model.config.descriptor_populations)}
 
@@ -162,3 +166,23 @@ def evidence(explanation: str, positions: np.ndarray, layout: JointLayout, fps: 
     except ValueError:  # a clip the descriptors cannot read (the answer stands; its claims stay unchecked)
         values = {}
     return {"population": name, "claims": check_claims(parse_claims(explanation), values, population)}
+
+
+def joint_saliency(model, processor, positions: np.ndarray, layout: str, fps: float | None, label: str) -> np.ndarray:
+    """How much each joint of a clip ``(T, J, 3)`` drives the LLM toward ``label``: the gradient of the
+    loss of ``label``'s recognition answer (minus its mean log-likelihood, the quantity :func:`score_answers`
+    ranks labels by) with respect to the encoder's input ``skeleton_values`` ``(1, 3, frames, V_max)``, its
+    absolute value summed over coordinates and frames, over the clip's ``J`` joints, normalised to sum to 1:
+    ``(J,)``. The movement descriptors, computed from the positions outside the graph, are held fixed."""
+    model.eval()
+    batch = processor([processor.recognition_prompt()], [positions], [layout], fps=None if fps is None else [fps],
+                      completions=[processor.recognition_answer(label)]).to(model.device)
+    values = batch["skeleton_values"].detach().requires_grad_()
+    with torch.enable_grad():  # also inside a pipeline's no_grad
+        loss = model(**{**batch, "skeleton_values": values}).loss
+        (gradient,) = torch.autograd.grad(loss, values)
+    weights = gradient[0].abs().sum(dim=(0, 1))[:positions.shape[1]].double().cpu().numpy()
+    if not weights.sum() > 0:
+        raise RuntimeError(f"joint_saliency: the answer's likelihood does not depend on the clip's joints (gradient "
+                           f"{weights.sum()}), expected a model whose skeleton tokens reach the LLM")
+    return weights / weights.sum()

@@ -19,10 +19,11 @@ import yaml
 from datasets import ClassLabel, Dataset, Features, Value
 from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors import safe_open
-from transformers import Trainer, TrainingArguments, set_seed
+from transformers import TrainingArguments, set_seed
 
 from .corpus import clip_positions, load_corpora, population_records
 from .folders import check_replaceable, write_file, write_folder
+from .logging_trainer import AccuracyLoggingTrainer, answer_token_accuracy
 from .language_models import add_skeleton_token, load_language_model
 from .modeling_eai import EAILlamaForCausalLM, EAISkeletonEncoder
 from .processing_eai import EAIProcessor, SkeletonProcessor
@@ -167,8 +168,9 @@ def train_llm(config: TrainConfig, corpus=None, resume: bool = False, callbacks:
         ddp_find_unused_parameters=False,  # the frozen encoder has no trainable parameter to wait for
         use_cpu=not torch.cuda.is_available(),
         dataloader_pin_memory=torch.cuda.is_available())
-    trainer = Trainer(model=peft_model, args=args, train_dataset=examples,
-                      data_collator=InstructionCollator(processor, train), callbacks=callbacks)
+    trainer = AccuracyLoggingTrainer(model=peft_model, args=args, train_dataset=examples,
+                                     data_collator=InstructionCollator(processor, train), callbacks=callbacks,
+                                     accuracy=answer_token_accuracy)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
     unsaved = output_dir / ".adapter-unsaved"

@@ -860,6 +860,7 @@ def read_array(path, layout: JointLayout | str | None = None, fps: float | None 
 READERS = {"bvh": read_bvh, "kinect_v2": read_kinect_v2, "mvnx": read_mvnx, "xsens_csv": read_xsens_csv,
            "array": read_array}
 _SUFFIX_FORMATS = {".bvh": "bvh", ".mvnx": "mvnx", ".npy": "array", ".npz": "array"}
+TEXT_FORMATS = ("kinect_v2", "xsens_csv")  # the readers of .txt/.csv files, which the suffix cannot tell apart
 
 
 def read_motion(path, format: str | None = None, **kwargs) -> Motion:

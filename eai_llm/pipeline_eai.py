@@ -13,12 +13,15 @@ Inputs, one clip a call (a non-empty list of clips gives a list of results):
 - a string starting with ``HIERARCHY`` (leading whitespace allowed), or ``{"bvh": text}``: BVH text;
 - ``{"positions": (T, J, 3) nested lists or array, metres, +Y up, "layout": name, "fps": number}``
   (``fps`` may be left out only for a model that computes no movement descriptors);
-- any other string, or an ``os.PathLike``: the path of a local ``.bvh``, ``.mvnx``, ``.npy`` or ``.npz``
-  file, read with :func:`~eai_llm.motion.read_for_layouts`. The pipeline reads any file its caller names,
+- any other string, or an ``os.PathLike``: the path of a local ``.bvh``, ``.mvnx``, ``.npy``, ``.npz``,
+  ``.txt`` (Kinect V2) or ``.csv`` (Xsens) file, read with :func:`~eai_llm.motion.read_for_layouts`. The pipeline reads any file its caller names,
   so it is for local use: the Inference Endpoints handler (``endpoint_handler.py``) checks requests with
   ``read_files=False``, which refuses paths and reads nothing from the server.
 
-Parameters: ``max_new_tokens`` (explanation length, default 96); for ``.npy``/``.npz`` files only,
+Parameters: ``max_new_tokens`` (explanation length, default 96); ``return_joint_weights`` (a bool: also
+``"joint_weights": {joint name: weight}``, how much each joint drives the label, for drawing; one backward
+pass); for ``.txt``/``.csv`` files, ``format`` (required: ``kinect_v2`` or ``xsens_csv``) and ``fps``; for
+``.npy``/``.npz`` files only,
 ``fps`` (frames per second; a ``.npz`` may hold it) and ``layout`` (one of the model's layout names).
 
 Limits, checked by :meth:`SkeletonEmotionPipeline.check_request` before any file is read or any model
@@ -48,12 +51,14 @@ from transformers import Pipeline
 
 from .inference import DEFAULT_MAX_NEW_TOKENS, explain
 from .joint_layout import JointLayout
-from .motion import MAX_FILE_BYTES, MAX_FPS, MAX_FRAMES, MotionFileError, check_positions, read_for_layouts
+from .motion import (MAX_FILE_BYTES, MAX_FPS, MAX_FRAMES, TEXT_FORMATS, MotionFileError, check_positions,
+                     read_for_layouts)
 
 MAX_NEW_TOKENS = 512
-FILE_SUFFIXES = (".bvh", ".mvnx", ".npy", ".npz")
-ARRAY_SUFFIXES = (".npy", ".npz")  # the files that take the fps and layout parameters
-PARAMETERS = ("max_new_tokens", "fps", "layout")
+FILE_PARAMETERS = {".bvh": (), ".mvnx": (), ".npy": ("fps", "layout"), ".npz": ("fps", "layout"),
+                   ".txt": ("format", "fps"), ".csv": ("format", "fps")}  # the files read, and what each takes
+FILE_SUFFIXES = tuple(FILE_PARAMETERS)
+PARAMETERS = ("max_new_tokens", "fps", "layout", "format", "return_joint_weights")
 POSITIONS = "(frames, joints, 3) nested lists of numbers"
 
 
@@ -94,30 +99,37 @@ class SkeletonEmotionPipeline(Pipeline):
         layouts = {layout["name"]: JointLayout.from_dict(layout) for layout in self.processor.feature_extractor.layouts}
         parameters = _checked_parameters({} if parameters is None else parameters, layouts)
         clip = _checked_clip(inputs, layouts, read_files, bool(self.processor.feature_extractor.descriptors))
-        given = [name for name in ("fps", "layout") if name in parameters]
-        if given and not (isinstance(clip, Path) and clip.suffix.lower() in ARRAY_SUFFIXES):
-            raise ValueError(f"parameter {given[0]!r} applies to .npy/.npz files only, and the input is "
-                             f"{_kind(clip)}")
+        takes = FILE_PARAMETERS[clip.suffix.lower()] if isinstance(clip, Path) else ()
+        for name in ("fps", "layout", "format"):
+            if name in parameters and name not in takes:
+                files = "/".join(suffix for suffix, names in FILE_PARAMETERS.items() if name in names)
+                raise ValueError(f"parameter {name!r} applies to {files} files only, and the input is {_kind(clip)}")
+        if "format" in takes and "format" not in parameters:
+            raise ValueError(f"input {clip.name}: parameter 'format' is missing, expected one of {list(TEXT_FORMATS)} "
+                             f"(the reader of a {clip.suffix} file)")
         return clip, parameters
 
     def _sanitize_parameters(self, **parameters):
         return parameters, {}, {}  # all checked together with the input, in preprocess
 
     def preprocess(self, inputs, **parameters) -> dict:
+        """Check and read one clip: ``{"positions": (T, J, 3) in the model's layout, "layout": its name, "fps",
+        "max_new_tokens", "joint_weights"}`` (what ``forward`` takes; the web demo draws these positions)."""
         clip, parameters = self.check_request(inputs, parameters)
         layouts = self.processor.feature_extractor.layouts
         if isinstance(clip, Path):
             options = {name: parameters[name] for name in ("fps", "layout") if name in parameters}
-            motion = read_for_layouts(clip, layouts, **options)
+            motion = read_for_layouts(clip, layouts, parameters.get("format"), **options)
             clip = {"positions": motion.positions, "layout": motion.layout.name, "fps": motion.fps}
         elif "bvh" in clip:
             motion = _read_bvh_text(clip["bvh"], layouts)
             clip = {"positions": motion.positions, "layout": motion.layout.name, "fps": motion.fps}
-        return {**clip, "max_new_tokens": parameters.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)}
+        return {**clip, "max_new_tokens": parameters.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS),
+                "joint_weights": parameters.get("return_joint_weights", False)}
 
     def _forward(self, model_inputs: dict) -> dict:
         return explain(self.model, self.processor, model_inputs["positions"], model_inputs["layout"],
-                       model_inputs.get("fps"), model_inputs["max_new_tokens"])
+                       model_inputs.get("fps"), model_inputs["max_new_tokens"], model_inputs["joint_weights"])
 
     def postprocess(self, model_outputs: dict) -> dict:
         return model_outputs
@@ -136,10 +148,19 @@ def _checked_parameters(parameters, layouts: dict[str, JointLayout]) -> dict:
             raise ValueError(f"parameter 'max_new_tokens' is {_shown(value)}, expected an integer from 1 to "
                              f"{MAX_NEW_TOKENS}")
         checked["max_new_tokens"] = int(value)
+    if "return_joint_weights" in parameters:
+        if not isinstance(parameters["return_joint_weights"], bool):
+            raise ValueError(f"parameter 'return_joint_weights' is {_shown(parameters['return_joint_weights'])}, "
+                             "expected true or false")
+        checked["return_joint_weights"] = parameters["return_joint_weights"]
     if "fps" in parameters:
         checked["fps"] = _checked_fps(parameters["fps"], "parameter 'fps'")
     if "layout" in parameters:
         checked["layout"] = _checked_layout(parameters["layout"], layouts, "parameter 'layout'")
+    if "format" in parameters:
+        if parameters["format"] not in TEXT_FORMATS:
+            raise ValueError(f"parameter 'format' is {_shown(parameters['format'])}, expected one of {list(TEXT_FORMATS)}")
+        checked["format"] = parameters["format"]
     return checked
 
 

@@ -198,6 +198,7 @@ def test_stage_one_trains_saves_and_reports_per_corpus(tmp_path):
     assert loaded.config.token_dim == 384 and set(loaded.config.corpus_labels) == {"emilya", "kdae", "egbm"}
     assert "happiness" in loaded.config.corpus_labels["emilya"]  # Emilya's joy, merged
     assert metrics["optimizer_steps"] == {"encoder": 3}  # 24 training clips in batches of 8, one epoch
+    assert json.loads((tmp_path / "out" / "log-align.json").read_text())["encoder"][-1]["step"] == 3
     train = corpus["train"].with_format("numpy")  # the fused descriptors are standardised by the training clips
     values = descriptor_matrix([clip_positions(r) for r in train], [float(r["fps"]) for r in train],
                                [get_layout(str(r["layout"])) for r in train])

@@ -18,6 +18,7 @@ from tiny_models import (LABELS, LAYOUTS, NUM_FRAMES, load_exported_handler, sav
                          tiny_tokenizer)
 
 from eai_llm.configuration_eai import EAIConfig, EAISkeletonConfig
+from eai_llm.folders import MANIFEST
 from eai_llm.hub import export, push
 from eai_llm.inference import evidence, explain
 from eai_llm.joint_layout import JointLayout
@@ -272,6 +273,34 @@ def test_push_fails_clearly_when_offline_or_without_a_token(exported, monkeypatc
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "no-tokens"))
     with pytest.raises(RuntimeError, match="no Hub token"):
         push(folder, "someone/eai-llm", private=True, revision="v1")
+
+
+def test_push_creates_a_model_repo_or_a_gradio_space_and_uploads_the_export(exported, monkeypatch):
+    import eai_llm.hub
+
+    calls = []
+
+    class RecordingApi:  # the Hub's client, as far as push uses it
+        def __init__(self, token=None):
+            pass
+
+        def whoami(self):
+            return {"name": "someone"}
+
+        def __getattr__(self, name):
+            return lambda *args, **kwargs: calls.append((name, args, kwargs)) or type("Commit", (), {"commit_url": "url"})
+
+    _, folder, _ = exported
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(eai_llm.hub, "HfApi", RecordingApi)
+    assert push(folder, "someone/eai-llm", revision="v1") == "url"
+    assert push(folder, "someone/eai-llm-demo", space=True) == "url"
+    (create, model_args, model), (branch, _, branch_kwargs), (upload, _, upload_kwargs) = calls[:3]
+    assert (create, upload, model["repo_type"], upload_kwargs["repo_type"]) == ("create_repo", "upload_folder", "model", "model")
+    assert branch == "create_branch" and branch_kwargs["branch"] == "v1" and upload_kwargs["revision"] == "v1"
+    assert upload_kwargs["folder_path"] == str(folder) and MANIFEST in upload_kwargs["ignore_patterns"]
+    (_, _, space), (_, _, space_upload) = calls[3:]
+    assert space["repo_type"] == space_upload["repo_type"] == "space" and space["space_sdk"] == "gradio"
 
 
 def test_with_eai_llm_imported_the_auto_classes_load_its_own_classes_without_remote_code(exported):

@@ -136,13 +136,24 @@ def test_positions_must_be_finite_numbers_within_range(handler, positions, no_mo
                    "this model's layouts")
 
 
+def test_joint_weights_come_by_joint_name_only_when_asked_for(pipe, exported):
+    from eai_llm.layouts import get_layout
+
+    clip = str(exported[2])
+    weights = pipe(clip, return_joint_weights=True, max_new_tokens=2)["joint_weights"]
+    assert list(weights) == list(get_layout("kdae24").joint_names) and sum(weights.values()) == pytest.approx(1)
+    assert "joint_weights" not in pipe(clip, max_new_tokens=2)
+    with pytest.raises(ValueError, match="parameter 'return_joint_weights' is 'yes', expected true or false"):
+        pipe(clip, return_joint_weights="yes")
+
+
 def test_unknown_and_misplaced_parameters_are_refused(handler, pipe, exported, no_model_work):
     text = exported[2].read_text()
     assert_refused(handler({"inputs": {"bvh": text}, "parameters": {"temperature": 0.5}}), "temperature")
     assert_refused(handler({"inputs": {"bvh": text}, "parameters": [1]}), "'parameters' is a list")
     for name, value in (("fps", 30), ("layout", "kdae24")):
         assert_refused(handler({"inputs": {"bvh": text}, "parameters": {name: value}}), f"'{name}'", ".npy/.npz")
-        with pytest.raises(ValueError, match=f"'{name}' applies to .npy/.npz files only"):
+        with pytest.raises(ValueError, match=f"'{name}' applies to .* files only, and the input is a .bvh file"):
             pipe(str(exported[2]), **{name: value})
 
 
@@ -187,8 +198,16 @@ def test_pipeline_reads_npy_and_npz_with_fps_and_layout(pipe, positions, tmp_pat
     assert pipe(tmp_path / "clip.npz", layout="kdae24", max_new_tokens=3) == expected
     with pytest.raises(ValueError, match="'fps' is missing"):
         pipe(str(tmp_path / "clip.npy"), layout="kdae24")
-    with pytest.raises(ValueError, match="neither BVH text .* nor the path of a .bvh, .mvnx, .npy, .npz file"):
+    with pytest.raises(ValueError, match="neither BVH text .* nor the path of a .bvh, .mvnx, .npy, .npz, .txt, .csv"):
+        pipe(str(tmp_path / "clip.json"))
+    kinect = np.random.default_rng(3).uniform(-1, 1, (6, 75))  # a Kinect V2 text file: 25 joints x 3 per line
+    (tmp_path / "clip.txt").write_text("\n".join(" ".join(f"{v:.5f}" for v in row) for row in kinect) + "\n")
+    with pytest.raises(ValueError, match=r"clip.txt: parameter 'format' is missing, expected one of \['kinect_v2', "):
         pipe(str(tmp_path / "clip.txt"))
+    with pytest.raises(ValueError, match="parameter 'format' is 'kinect', expected one of"):
+        pipe(str(tmp_path / "clip.txt"), format="kinect")
+    with pytest.raises(ValueError, match=r"layout 'kinect_v2'\) lack the joints of every known layout"):  # read
+        pipe(str(tmp_path / "clip.txt"), format="kinect_v2", fps=30)
     with pytest.raises(ValueError, match="parameter 'layout' is 'kinect_v2', expected one of this model's layouts"):
         pipe(str(tmp_path / "clip.npy"), fps=30, layout="kinect_v2")
     for fps in (0, -1, float("nan"), float("inf"), 1001, True, "30"):

@@ -1,7 +1,9 @@
 """Stage-2 training, evaluation, metrics and the explain entry point, on tiny models."""
 
 import copy
+import html
 import json
+import re
 
 import numpy as np
 import pytest
@@ -17,16 +19,19 @@ from tiny_models import (
     write_tiny_parts,
 )
 
-from eai_llm.claims import ALL_CORPORA
+from eai_llm.claims import ALL_CORPORA, evidence_line
 from eai_llm.configuration_eai import EAIConfig
 from eai_llm.corpus import load_corpus
 from eai_llm.descriptors import DESCRIPTORS
-from eai_llm.evaluation import ERROR, evaluate_split, evidence_line, latent_faithfulness, parse_label, write_report
+from eai_llm.evaluation import (ERROR, evaluate_split, latent_faithfulness, parse_label,
+                                recognition_metrics)
 from eai_llm.inference import evidence, explain, load_trained, score_answers
 from eai_llm.instruction_tuning import InstructionCollator, build_model, instruction_examples, train_llm
 from eai_llm.modeling_eai import EAILlamaForCausalLM, EAISkeletonEncoder
 from eai_llm.layouts import get_layout
+from eai_llm.logging_trainer import answer_token_accuracy, label_accuracy
 from eai_llm.processing_eai import EAIProcessor
+from eai_llm.report import write_report
 from eai_llm.synthetic import generate_clips
 from eai_llm.text_metrics import Bleu, Meteor, Rouge
 from eai_llm.run_config import LLMSettings, TrainConfig
@@ -141,7 +146,8 @@ def test_stage2_writes_a_loadable_merged_model_an_adapter_and_logs(trained):
     assert adapter["r"] == 4 and adapter["modules_to_save"] == ["projector"]
     assert not [p for folder in (out / "adapter", model_dir) for p in folder.iterdir() if p.suffix in (".bin", ".pt")]
     assert (out / "train-config.yaml").is_file()
-    assert any("loss" in entry for entry in json.loads((out / "log-llm.json").read_text()))
+    logged = [entry for entry in json.loads((out / "log-llm.json").read_text()) if "loss" in entry]
+    assert logged and all(0 <= entry["accuracy"] <= 1 for entry in logged)  # the report's training curves
     assert [part for part, _ in processor.skeleton_token_parts] == ["semantic", "spatial", "temporal"]  # "all"
     assert model.config.num_skeleton_tokens == processor.num_skeleton_tokens
     batch = processor([processor.recognition_prompt()], CLIPS[:1], CLIP_LAYOUTS[:1])
@@ -190,6 +196,15 @@ def test_stage2_resumes_an_interrupted_run_from_its_checkpoint(trained, tmp_path
     assert len(batches) == (total - 2) + total
 
 
+def test_training_accuracy_counts_answer_tokens_after_the_shift_and_labels_per_clip():
+    logits = torch.zeros(1, 4, 5)
+    logits[0, 0, 2] = logits[0, 1, 3] = logits[0, 2, 1] = 1  # predicts tokens 2, 3, 1 for positions 1, 2, 3
+    labels = torch.tensor([[-100, 2, 4, 1]])  # the prompt token is not counted; 2 and 1 right, 4 wrong
+    assert answer_token_accuracy({"logits": logits}, {"labels": labels}) == (2, 3)
+    assert label_accuracy({"logits": torch.tensor([[0.0, 1.0], [2.0, 1.0], [0.0, 3.0]])},
+                          {"labels": torch.tensor([1, 1, 1])}) == (2, 3)
+
+
 # --- evaluation ----------------------------------------------------------------------------------------
 
 
@@ -214,9 +229,31 @@ def test_evaluation_reports_accuracy_per_corpus_errors_descriptions_and_a_confus
     assert metrics["faithfulness"]["eai_llm"]["num_texts"] == len(test) == len(result["samples"])
     assert metrics["faithfulness"]["constant"]["distinct"] == 1 / len(test)
     assert set(metrics["description_baselines"]) == {"constant", "per_label"}
-    report = write_report(result, tmp_path, "tiny")
-    assert json.loads((tmp_path / "metrics.json").read_text())["recognition_score"]["num_clips"] == len(test)
-    assert (tmp_path / "confusion-generate.png").stat().st_size > 0 and "recognition (score): accuracy" in report.read_text()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log-align.json").write_text(json.dumps({"encoder": [{"loss": 2.0, "accuracy": 0.3, "step": 10},
+                                                                {"loss": 1.0, "accuracy": 0.6, "step": 20}]}))
+    (run / "log-llm.json").write_text(json.dumps([{"loss": 3.0, "accuracy": 0.2, "step": 5}, {"train_loss": 3.0, "step": 5}]))
+    report = write_report(result, tmp_path / "eval", "tiny", run_dir=run)
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["recognition_score"]["num_clips"] == len(test)
+    assert {"confusion-generate.png", "confusion-score.png", "training-curves.png", "report.html"} <= {
+        path.name for path in report.parent.iterdir()}
+    assert "recognition (score): accuracy" in report.read_text()
+    page = (tmp_path / "eval" / "report.html").read_text()
+    assert re.findall(r"src=['\"]([^'\"]{0,30})", page) and all(  # self-contained: every image embedded
+        source.startswith(("data:image/png;base64,", "data:image/gif;base64,"))
+        for source in re.findall(r"src=['\"]([^'\"]{0,30})", page))
+    assert page.count("data:image/gif;base64,") == len(result["gallery"]) == min(8, len(test))
+    first = result["samples"][result["gallery"][0]["index"]]
+    assert html.escape(first["generated"]) in page and "Per class (score)" in page and "<table>" in page
+
+
+def test_recognition_metrics_count_precision_and_recall_per_true_label():
+    scores = recognition_metrics(["anger", "anger", "sadness", "sadness"], ["anger", "sadness", "sadness", ERROR],
+                                 ["a"] * 4)
+    assert scores["per_class"]["anger"] == {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "clips": 2}
+    assert scores["per_class"]["sadness"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "clips": 2}
+    assert scores["accuracy"]["overall"] == 0.5
 
 
 def test_evaluation_rejects_an_empty_split_and_labels_the_model_never_saw(trained):
