@@ -104,7 +104,7 @@ def build_demo(explainer, samples: list[str]) -> gr.Blocks:
         with gr.Row():
             with gr.Column():
                 upload = gr.File(label="motion file", file_types=list(module.FILE_SUFFIXES), type="filepath")
-                with gr.Accordion("options for .txt, .csv and .npy files", open=False):
+                with gr.Accordion("options for .txt, .csv and .npy files", open=False) as options:
                     reader = gr.Dropdown(list(module.TEXT_FORMATS), value=None, label="reader of a .txt/.csv file")
                     fps = gr.Number(value=None, label="frames per second (files without it)")
                     layout = gr.Dropdown(layouts, value=None, label="layout of a .npy file")
@@ -115,6 +115,8 @@ def build_demo(explainer, samples: list[str]) -> gr.Blocks:
                 motion = gr.HTML(label="motion")
                 probabilities = gr.Label(label="label probabilities")
         explanation = gr.HTML(elem_id="explanation")
+        upload.change(lambda path: gr.Accordion(open=bool(path) and bool(module.FILE_PARAMETERS.get(
+            Path(path).suffix.lower()))), inputs=[upload], outputs=[options])  # opened for a file that takes options
         button.click(lambda *inputs: explain_file(explainer, *inputs), inputs=[upload, reader, fps, layout],
                      outputs=[motion, explanation, probabilities], api_name="explain")
     return demo
