@@ -57,7 +57,7 @@ def pipeline_module(explainer):
 
 
 def explain_file(explainer, path: str | None, reader: str | None = None, fps: float | None = None,
-                 layout: str | None = None) -> tuple[str, dict, str]:
+                 layout: str | None = None) -> tuple[str, str, dict]:
     """One uploaded file (with the options its kind takes: ``reader`` and ``fps`` for ``.txt``/``.csv``,
     ``fps`` and ``layout`` for ``.npy``/``.npz``) → (the animation, the explanation with its evidence, both as
     HTML with every model or file text escaped; ``{label: probability}``). Every failure is a ``gr.Error``
@@ -69,8 +69,8 @@ def explain_file(explainer, path: str | None, reader: str | None = None, fps: fl
         raise gr.Error(f"{name} is {size / 2**20:.1f} MiB, larger than this demo's limit of "
                        f"{MAX_UPLOAD_BYTES / 2**20:.0f} MiB")
     takes = pipeline_module(explainer).FILE_PARAMETERS.get(Path(path).suffix.lower(), ())
-    options = {name: value for name, value in (("format", reader), ("fps", fps), ("layout", layout))
-               if value and name in takes}
+    options = {option: value for option, value in (("format", reader), ("fps", fps), ("layout", layout))
+               if value and option in takes}
     try:
         clip = explainer.preprocess(path, return_joint_weights=True, **options)  # read, checked, the model's layout
         result = explainer.postprocess(explainer.forward(clip))
