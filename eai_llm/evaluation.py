@@ -103,7 +103,6 @@ def evaluate_split(model, processor, split, train, modes: tuple[str, ...] = ("ge
     return {"metrics": metrics, "samples": samples, "confusion": confusion, "gallery": shown}
 
 
-
 def gallery(model, processor, inputs: tuple[list, list, list], truth: list[str],
             predictions: dict[str, list[str]]) -> list[dict]:
     """The clips the report shows: the first clip of each true label, then the next ones, ``GALLERY_CLIPS`` in all;
@@ -111,7 +110,7 @@ def gallery(model, processor, inputs: tuple[list, list, list], truth: list[str],
     where it ran) and joints coloured by the :func:`~eai_llm.inference.joint_saliency` of the prediction."""
     clips, layouts, rates = inputs
     firsts = [truth.index(label) for label in dict.fromkeys(truth)]
-    order = firsts + [i for i in range(len(truth)) if i not in set(firsts)]
+    order = firsts + sorted(set(range(len(truth))) - set(firsts))
     predicted = predictions.get("score") or predictions.get("generate") or truth
     parents = {layout["name"]: layout["parents"] for layout in processor.feature_extractor.layouts}
     shown = []
