@@ -17,38 +17,16 @@ Example, the real Bandai-Namco mocap subset with its styles as labels:
 """
 
 import argparse
-import re
 
-from eai_llm.corpus import ClipSource, bvh_reader, check_label, input_files, sources_from_labels_csv
+from eai_llm.corpus import bvh_reader, input_files
 
-from converter_cli import add_converter_args, convert_from_args, parse_label_map, run_script
-
-
-def sources_from_regex(files, pattern: str, allowed, label_map) -> list[ClipSource]:
-    try:
-        regex = re.compile(pattern)
-    except re.error as error:
-        raise ValueError(f"--label-regex {pattern!r} is not a valid regular expression ({error})") from None
-    if "label" not in regex.groupindex:
-        raise ValueError(f"--label-regex {pattern!r} has no named group 'label', e.g. (?P<label>[a-z]+)")
-    sources = []
-    for path in files:
-        match = regex.fullmatch(path.name)
-        if match is None:
-            raise ValueError(f"{path}: file name does not match --label-regex {pattern!r}")
-        fields = match.groupdict()
-        sources.append(ClipSource(path, check_label(fields["label"], allowed, str(path), label_map),
-                                  fields.get("actor") or "", fields.get("action") or ""))
-    return sources
+from converter_cli import add_converter_args, add_label_args, convert_from_args, run_script, sources_from_args
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_converter_args(parser)
-    labels_from = parser.add_mutually_exclusive_group(required=True)
-    labels_from.add_argument("--labels-csv", help="CSV with header file,label[,actor,action,description]")
-    labels_from.add_argument("--label-regex", help="regex on file names with a named group 'label'")
-    parser.add_argument("--labels", default="", help="comma-separated allowed labels (default: all found)")
+    add_label_args(parser)
     parser.add_argument("--corpus", help="corpus name stored in each row (default: the input folder's name)")
     parser.add_argument("--layout-name", help="name of the layout read from the BVH hierarchy "
                                               "(default: bvh_ + a hash of the hierarchy)")
@@ -59,13 +37,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     files = input_files(args.input_dir, [".bvh"])
-    label_map = parse_label_map(args.label_map)
-    allowed = [label.strip().lower() for label in args.labels.split(",") if label.strip()]
-    if args.labels_csv:
-        sources = sources_from_labels_csv(args.input_dir, files, args.labels_csv, allowed or None, label_map)
-    else:
-        sources = sources_from_regex(files, args.label_regex, allowed or None, label_map)
-    label_names = allowed or sorted({source.label for source in sources})
+    sources, label_names = sources_from_args(files, args)
     read = bvh_reader(units=args.units, up_axis=args.up_axis, layout_name=args.layout_name)
     convert_from_args(sources, read, args.corpus or args.input_dir.resolve().name, label_names, args)
 

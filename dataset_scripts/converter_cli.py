@@ -4,11 +4,12 @@ library call (``eai_llm.corpus``); this module only turns options into its argum
 """
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from eai_llm.corpus import ClipSource, ConversionReport, convert_files
+from eai_llm.corpus import ClipSource, ConversionReport, check_label, convert_files, sources_from_labels_csv
 from eai_llm.motion import Motion
 
 
@@ -59,6 +60,43 @@ def add_converter_args(parser: argparse.ArgumentParser) -> None:
                              "movement descriptors relative to the corpus's training clips (never naming the label), "
                              "so that stage 2 learns to explain")
     add_output_args(parser)
+
+
+def add_label_args(parser: argparse.ArgumentParser) -> None:
+    """Where the labels of a folder of files come from: a CSV or a regex on the file names."""
+    labels_from = parser.add_mutually_exclusive_group(required=True)
+    labels_from.add_argument("--labels-csv", help="CSV with header file,label[,actor,action,description]")
+    labels_from.add_argument("--label-regex", help="regex on file names with a named group 'label'")
+    parser.add_argument("--labels", default="", help="comma-separated allowed labels (default: all found)")
+
+
+def sources_from_args(files: list[Path], args: argparse.Namespace) -> tuple[list[ClipSource], list[str]]:
+    """The clips of ``files`` labelled as :func:`add_label_args`'s options say, and the label set."""
+    label_map = parse_label_map(args.label_map)
+    allowed = [label.strip().lower() for label in args.labels.split(",") if label.strip()]
+    if args.labels_csv:
+        sources = sources_from_labels_csv(args.input_dir, files, args.labels_csv, allowed or None, label_map)
+    else:
+        sources = sources_from_regex(files, args.label_regex, allowed or None, label_map)
+    return sources, allowed or sorted({source.label for source in sources})
+
+
+def sources_from_regex(files, pattern: str, allowed, label_map) -> list[ClipSource]:
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"--label-regex {pattern!r} is not a valid regular expression ({error})") from None
+    if "label" not in regex.groupindex:
+        raise ValueError(f"--label-regex {pattern!r} has no named group 'label', e.g. (?P<label>[a-z]+)")
+    sources = []
+    for path in files:
+        match = regex.fullmatch(path.name)
+        if match is None:
+            raise ValueError(f"{path}: file name does not match --label-regex {pattern!r}")
+        fields = match.groupdict()
+        sources.append(ClipSource(path, check_label(fields["label"], allowed, str(path), label_map),
+                                  fields.get("actor") or "", fields.get("action") or ""))
+    return sources
 
 
 def run_script(main: Callable[[], object]) -> None:

@@ -6,10 +6,13 @@ Inference API's ``options``, are ignored)::
 
     {"inputs": {"bvh": "HIERARCHY ..."}}
     {"inputs": {"positions": [[[x, y, z], ...], ...], "layout": "kinect_v2", "fps": 30}}   # (T, J, 3), metres, +Y up
+    {"inputs": {"video": "<base64 of the file>", "container": "mp4"}}
     {"inputs": ..., "parameters": {"max_new_tokens": 64}}
 
-Only BVH text and positions are taken: no file on the server is ever read (a string that is not BVH
-text is refused, not opened as a path). Every request is checked by the pipeline's ``check_request``
+Only BVH text, video bytes and positions are taken: no file on the server is ever read (a string that is not
+BVH text is refused, not opened as a path). A video (at most 64 MiB decoded, ``MAX_VIDEO_BYTES``) needs
+MediaPipe on the endpoint: ``mediapipe==0.10.21`` installed beside the model (it needs ``numpy<2``) or a pose
+Python named by ``EAI_POSE_PYTHON`` (``video.py``); without one, a video request is a 400 saying so. Every request is checked by the pipeline's ``check_request``
 (rules and limits in ``pipeline_eai.py``: BVH text at most 256 MiB, 2 to 200 000 frames, at most 512
 joints and the layout's joint count, finite positions within 1000 m, ``fps`` above 0 and at most 1000
 (required with positions for a model that computes movement descriptors), ``max_new_tokens`` an integer

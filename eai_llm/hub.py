@@ -138,6 +138,9 @@ def model_card(model: EAILlamaForCausalLM, run_dir: Path) -> str:
              "Inference Endpoints: `handler.py` takes `{\"inputs\": {\"bvh\": \"HIERARCHY ...\"}}` or "
              "`{\"inputs\": {\"positions\": [...], \"layout\": \"...\", \"fps\": 30}}` and returns `{\"label\", \"scores\", "
              "\"explanation\", \"evidence\"}`.", "",
+             "Videos (`.mp4`, `.avi`, `.mov`, `.webm`, or `{\"inputs\": {\"video\": base64, \"container\": \"mp4\"}}`) are "
+             "read through MediaPipe Pose, which needs `mediapipe==0.10.21` (and so `numpy<2`) in this Python or in "
+             "a Python named by `EAI_POSE_PYTHON` (`video.py`).", "",
              "## Prompts (the paper's)", "", f"- recognition: `{RECOGNITION_QUESTION}` → \"This is a/an [adjective] person.\"",
              f"- description: `{DESCRIPTION_QUESTION}`", "",
              "`<skeleton>` is expanded to the clip's skeleton tokens by the processor; the chat template of the "

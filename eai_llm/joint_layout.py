@@ -21,11 +21,12 @@ BODY_PARTS = ("torso", "head", "left_arm", "right_arm", "left_leg", "right_leg")
 
 # Canonical body joints: the shared vocabulary that maps layouts onto each other.
 CANONICAL_JOINTS = (
-    "pelvis", "spine_lower", "spine_middle", "spine_upper", "neck", "head", "head_top",
-    "l_clavicle", "l_shoulder", "l_elbow", "l_wrist", "l_hand", "l_hand_tip", "l_thumb",
-    "r_clavicle", "r_shoulder", "r_elbow", "r_wrist", "r_hand", "r_hand_tip", "r_thumb",
-    "l_hip", "l_knee", "l_ankle", "l_toe", "l_toe_tip",
-    "r_hip", "r_knee", "r_ankle", "r_toe", "r_toe_tip",
+    "pelvis", "spine_lower", "spine_middle", "spine_upper", "neck", "head", "head_top", "l_eye", "r_eye",
+    "l_ear", "r_ear",
+    "l_clavicle", "l_shoulder", "l_elbow", "l_wrist", "l_hand", "l_hand_tip", "l_thumb", "l_pinky",
+    "r_clavicle", "r_shoulder", "r_elbow", "r_wrist", "r_hand", "r_hand_tip", "r_thumb", "r_pinky",
+    "l_hip", "l_knee", "l_ankle", "l_heel", "l_toe", "l_toe_tip",
+    "r_hip", "r_knee", "r_ankle", "r_heel", "r_toe", "r_toe_tip",
 )
 
 
@@ -176,3 +177,37 @@ def joint_mapping(source: JointLayout, target: JointLayout) -> np.ndarray:
         else:
             mapping.append(source._index.get(name, -1))
     return np.asarray(mapping, dtype=np.int64)
+
+
+# The joints a motion must bring to be mapped onto another layout by canonical names: the limbs and the pelvis,
+# where the target has them (placing these from neighbours would invent the movement itself).
+CORE_JOINTS = ("pelvis", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist",
+               "l_hip", "l_knee", "l_ankle", "r_hip", "r_knee", "r_ankle")
+
+
+def map_positions(positions: np.ndarray, source: JointLayout, target: JointLayout) -> tuple[np.ndarray, list[str]]:
+    """``positions (T, J_source, 3)`` re-expressed in ``target``'s joints ``(T, J_target, 3)``: each target joint
+    takes its :func:`joint_mapping` counterpart; one the source lacks is placed at the mean of its bone
+    neighbours in ``target`` (parent and children) already placed, the joint with the most placed neighbours
+    first, until every joint is placed. So a spine joint between a mapped pelvis and neck lands between them,
+    and a hand tip beyond a mapped wrist lands on the wrist (a bone of length 0).
+
+    Returns the positions and the names of the target joints placed from neighbours. Raises ``ValueError``
+    naming the :data:`CORE_JOINTS` of ``target`` that ``source`` lacks.
+    """
+    mapping = joint_mapping(source, target)
+    lacking = [name for name, j in zip(target.canonical, mapping) if name in CORE_JOINTS and j < 0]
+    if lacking:
+        raise ValueError(f"layout {source.name!r} lacks the joints {lacking} of layout {target.name!r}, expected "
+                         f"every one of its {[c for c in target.canonical if c in CORE_JOINTS]} to map onto it")
+    mapped = np.zeros((len(positions), target.num_joints, 3), dtype=positions.dtype)
+    mapped[:, mapping >= 0] = positions[:, mapping[mapping >= 0]]
+    placed = mapping >= 0
+    neighbours = [[p for p in (target.parents[j],) if p >= 0] + [c for c, p in enumerate(target.parents) if p == j]
+                  for j in range(target.num_joints)]
+    while not placed.all():
+        counts = [sum(placed[n] for n in neighbours[j]) if not placed[j] else -1 for j in range(target.num_joints)]
+        j = int(np.argmax(counts))  # a tree with one placed joint always has an unplaced joint next to a placed one
+        mapped[:, j] = mapped[:, [n for n in neighbours[j] if placed[n]]].mean(axis=1)
+        placed[j] = True
+    return mapped, [target.joint_names[j] for j in np.flatnonzero(mapping < 0)]

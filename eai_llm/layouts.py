@@ -15,6 +15,9 @@ Built-in layouts:
 - ``xsens_mvn23``: the 23 Xsens MVN segment origins alone (MVN Analyze CSV export, MVNX without points).
 - ``kdae24``: KDAE's Perception Neuron skeleton without the hands (72 nodes minus 48 hand nodes).
 - ``kinect_v2``: Microsoft Kinect V2, 25 joints in the SDK's ``JointType`` order.
+- ``mediapipe33``: MediaPipe Pose's 33 landmarks in its order (what :func:`~eai_llm.motion.read_video` reads
+  from a video), then three midpoints it lacks (:data:`MEDIAPIPE_MIDPOINTS`): pelvis, neck and head, the
+  root and trunk that a skeleton tree, the mapping onto other layouts and the movement descriptors need.
 """
 
 from __future__ import annotations
@@ -106,6 +109,40 @@ def _kinect_v2() -> JointLayout:
     return _build("kinect_v2", rows, up_axis="y", units="m")
 
 
+# MediaPipe Pose landmarks in its order; "left" is the person's left.
+MEDIAPIPE_LANDMARKS = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
+    "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
+    "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index")
+# The joints mediapipe33 adds after the landmarks, each the midpoint of two landmarks.
+MEDIAPIPE_MIDPOINTS = {"pelvis": ("left_hip", "right_hip"), "neck": ("left_shoulder", "right_shoulder"),
+                       "head": ("left_ear", "right_ear")}
+
+
+def _mediapipe33() -> JointLayout:
+    rows = [("pelvis", None, "pelvis", "torso"), ("neck", "pelvis", "neck", "head"), ("head", "neck", "head", "head")]
+    rows += [(name, "head", "", "head") for name in ("nose", "mouth_left", "mouth_right")]
+    for side, word in (("l", "left"), ("r", "right")):
+        arm, leg = f"{word}_arm", f"{word}_leg"
+        rows += [(f"{word}_eye", "nose", f"{side}_eye", "head"), (f"{word}_eye_inner", "nose", "", "head"),
+                 (f"{word}_eye_outer", "nose", "", "head"), (f"{word}_ear", "head", f"{side}_ear", "head")]
+        rows += [(f"{word}_shoulder", "neck", f"{side}_shoulder", arm),
+                 (f"{word}_elbow", f"{word}_shoulder", f"{side}_elbow", arm),
+                 (f"{word}_wrist", f"{word}_elbow", f"{side}_wrist", arm),
+                 (f"{word}_pinky", f"{word}_wrist", f"{side}_pinky", arm),
+                 (f"{word}_index", f"{word}_wrist", f"{side}_hand", arm),  # the index knuckle, at the hand's end
+                 (f"{word}_thumb", f"{word}_wrist", f"{side}_thumb", arm),
+                 (f"{word}_hip", "pelvis", f"{side}_hip", leg), (f"{word}_knee", f"{word}_hip", f"{side}_knee", leg),
+                 (f"{word}_ankle", f"{word}_knee", f"{side}_ankle", leg),
+                 (f"{word}_heel", f"{word}_ankle", f"{side}_heel", leg),
+                 (f"{word}_foot_index", f"{word}_ankle", f"{side}_toe", leg)]
+    by_name = {row[0]: row for row in rows}
+    ordered = [by_name[name] for name in (*MEDIAPIPE_LANDMARKS, *MEDIAPIPE_MIDPOINTS)]
+    return _build("mediapipe33", ordered, up_axis="y", units="m")
+
+
 LAYOUTS: dict[str, JointLayout] = {}
 
 
@@ -181,5 +218,5 @@ def layout_from_hierarchy(name: str, joint_names: list[str], parents: list[int],
                        body_parts=[part for _, part in guesses], up_axis=up_axis, units=units)
 
 
-for _layout in (_xsens_mvn28(), _xsens_mvn23(), _kdae24(), _kinect_v2()):
+for _layout in (_xsens_mvn28(), _xsens_mvn23(), _kdae24(), _kinect_v2(), _mediapipe33()):
     register_layout(_layout)

@@ -29,6 +29,8 @@ Formats:
   kinematics one frame and one joint at a time in Python.
 - Kinect V2 skeleton text (:func:`read_kinect_v2`), Xsens MVNX XML (:func:`read_mvnx`), Xsens MVN
   Analyze "Segment Position" CSV (:func:`read_xsens_csv`), numpy arrays (:func:`read_array`).
+- Video (:func:`read_video`): 3D pose estimated with MediaPipe (:mod:`eai_llm.video`), run in a pose Python
+  of its own, so the pose models' ``numpy<2`` never meets this environment.
 
 :func:`read_motion` dispatches by format name or file suffix. All file problems raise
 :class:`MotionFileError` as ``"<file>: field '<field>' <what was found>, expected <what>"``.
@@ -44,6 +46,7 @@ import math
 import os
 import re
 import stat
+import warnings
 import xml.etree.ElementTree as ET
 import zipfile
 from collections import Counter
@@ -53,9 +56,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .joint_layout import UNIT_SCALE, JointLayout
+from .joint_layout import UNIT_SCALE, JointLayout, joint_mapping, map_positions
 from .kinematics import axis_rotation, forward_kinematics
 from .layouts import LAYOUTS, get_layout, layout_from_hierarchy
+from .video import VIDEO_SUFFIXES, PoseError, estimate_pose, low_pass
 
 
 # What a reader accepts at most (docs/design.md, "Limits and guarantees"): a larger input is refused with a
@@ -66,6 +70,7 @@ MAX_JOINTS = 512
 MAX_JOINT_FRAMES = 10_000_000  # joints x frames: bounds the work of forward kinematics and the memory of a clip
 MAX_FPS = 1_000.0  # frames per second
 MAX_ABS_POSITION_M = 1_000.0  # a joint this far from the origin (in metres) is a unit or data error
+MAX_GAP_SECONDS = 0.5  # the longest run of missing samples repair_missing fills
 
 
 @dataclass
@@ -256,7 +261,7 @@ def _finish(positions, fps, layout: JointLayout, source, up_axis: str, units: st
     return Motion(positions=positions, fps=fps, layout=layout, source=str(source))
 
 
-def repair_missing(positions: np.ndarray, fps: float, source, max_gap_seconds: float = 0.5,
+def repair_missing(positions: np.ndarray, fps: float, source, max_gap_seconds: float = MAX_GAP_SECONDS,
                    max_missing_fraction: float = 0.5) -> np.ndarray:
     """Fill short gaps of missing (NaN) samples; reject clips that are too short or too gappy.
 
@@ -568,18 +573,36 @@ def select_joints(motion: Motion, layout: JointLayout | str) -> Motion:
 
 
 def to_known_layout(motion: Motion, layouts: list[JointLayout | dict | str]) -> Motion:
-    """The motion in the first of ``layouts`` (layouts, their dicts or registered names) whose joints it
-    has, by name (extra joints dropped, e.g. a BVH read with ``end_sites=True`` → ``kdae24``): how a model
-    takes a file of a skeleton it knows."""
+    """The motion in one of ``layouts`` (layouts, their dicts or registered names): how a model takes a file of
+    any skeleton.
+
+    The first layout whose joints the motion has, by name (extra joints dropped, e.g. a BVH read with
+    ``end_sites=True`` → ``kdae24``); else the layout onto which the most joints map by canonical name
+    (:func:`~eai_llm.joint_layout.map_positions`: joints it lacks are placed from their neighbours, and a
+    warning names them), e.g. a video's ``mediapipe33`` → ``kinect_v2``. A motion lacking the limbs or pelvis
+    of every layout is an error."""
     have = set(motion.layout.joint_names)
     resolved = [JointLayout.from_dict(layout) if isinstance(layout, dict) else _resolve_layout(layout, motion.source)
                 for layout in layouts]
     for layout in resolved:
         if set(layout.joint_names) <= have:
             return select_joints(motion, layout)
-    names = [layout.name for layout in resolved]
-    raise _error(motion.source, "joints", f"({motion.layout.num_joints}, layout {motion.layout.name!r}) lack the "
-                 "joints of every known layout", f"the joints of one of {names}")
+    problems, best = [], None
+    for layout in sorted(resolved, key=lambda known: -int((joint_mapping(motion.layout, known) >= 0).sum())):
+        try:
+            positions, placed = map_positions(motion.positions, motion.layout, layout)
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        best = Motion(positions=positions, fps=motion.fps, layout=layout, source=motion.source)
+        break
+    if best is None:
+        raise _error(motion.source, "joints", f"of layout {motion.layout.name!r} match no known layout by name, and "
+                     f"by canonical name: {'; '.join(problems)}", f"the joints of one of {[k.name for k in resolved]}")
+    if placed:
+        warnings.warn(f"{motion.source}: read as layout {best.layout.name!r} by canonical joint names; "
+                      f"{len(placed)} of its joints placed from their neighbours: {placed}", stacklevel=2)
+    return best
 
 
 def read_for_layouts(path, layouts: list[JointLayout | dict | str], format: str | None = None, **kwargs) -> Motion:
@@ -855,18 +878,44 @@ def read_array(path, layout: JointLayout | str | None = None, fps: float | None 
     return _finish(positions, fps, _resolve_layout(layout, path), path, up_axis=up_axis, units=units)
 
 
+# -------------------------------------------------------------------------------------------- video
+
+
+def read_video(path) -> Motion:
+    """Read the 3D pose of one person in a video (``.mp4``, ``.avi``, ``.mov``, ``.webm``) as ``mediapipe33``:
+    MediaPipe Pose world landmarks with the body's path through the scene, in metres, +Y up, at the container's
+    frame rate (:func:`eai_llm.video.estimate_pose` has the steps and what each assumes). Landmarks MediaPipe
+    sees poorly are missing samples for :func:`repair_missing`; the repaired clip is then filtered for jitter
+    (:func:`eai_llm.video.low_pass`). Needs a Python with ``mediapipe==0.10.21`` (:func:`eai_llm.video.pose_python`).
+    A video of more than :data:`eai_llm.video.MAX_VIDEO_FRAMES` frames, one OpenCV cannot decode, a truncated
+    one and one in which nobody is found are errors naming the file."""
+    try:
+        _check_file(os.stat(path), path, "video")
+    except OSError as e:
+        raise _error(path, "file", f"could not be read ({e.strerror or e})", "a readable video file") from e
+    try:
+        positions, fps = estimate_pose(path, MAX_GAP_SECONDS)
+    except PoseError as e:
+        raise _error(path, e.field, e.found, e.expected) from None
+    motion = _finish(positions, fps, get_layout("mediapipe33"), path, up_axis="y", units="m")
+    motion.positions = low_pass(motion.positions, motion.fps)
+    return motion
+
+
 # ----------------------------------------------------------------------------------------- dispatch
 
 READERS = {"bvh": read_bvh, "kinect_v2": read_kinect_v2, "mvnx": read_mvnx, "xsens_csv": read_xsens_csv,
-           "array": read_array}
-_SUFFIX_FORMATS = {".bvh": "bvh", ".mvnx": "mvnx", ".npy": "array", ".npz": "array"}
+           "array": read_array, "video": read_video}
+_SUFFIX_FORMATS = {".bvh": "bvh", ".mvnx": "mvnx", ".npy": "array", ".npz": "array",
+                   **{suffix: "video" for suffix in VIDEO_SUFFIXES}}
 TEXT_FORMATS = ("kinect_v2", "xsens_csv")  # the readers of .txt/.csv files, which the suffix cannot tell apart
 
 
 def read_motion(path, format: str | None = None, **kwargs) -> Motion:
     """Read any supported file: ``format`` is one of :data:`READERS` (``"bvh"``, ``"kinect_v2"``,
-    ``"mvnx"``, ``"xsens_csv"``, ``"array"``), or ``None`` to go by the suffix (``.bvh``, ``.mvnx``,
-    ``.npy``, ``.npz``; ``.txt``/``.csv`` are ambiguous and need ``format``). ``kwargs`` go to the reader.
+    ``"mvnx"``, ``"xsens_csv"``, ``"array"``, ``"video"``), or ``None`` to go by the suffix (``.bvh``, ``.mvnx``,
+    ``.npy``, ``.npz``, the video suffixes; ``.txt``/``.csv`` are ambiguous and need ``format``). ``kwargs`` go
+    to the reader.
     """
     if format is None:
         suffix = Path(path).suffix.lower()

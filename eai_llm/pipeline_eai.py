@@ -13,8 +13,12 @@ Inputs, one clip a call (a non-empty list of clips gives a list of results):
 - a string starting with ``HIERARCHY`` (leading whitespace allowed), or ``{"bvh": text}``: BVH text;
 - ``{"positions": (T, J, 3) nested lists or array, metres, +Y up, "layout": name, "fps": number}``
   (``fps`` may be left out only for a model that computes no movement descriptors);
+- ``{"video": the file's bytes (or base64 text of them), "container": "mp4", "avi", "mov" or "webm"}``: a video,
+  read as :func:`~eai_llm.motion.read_video` does (3D pose by MediaPipe, which needs a pose Python:
+  :func:`eai_llm.video.pose_python`), mapped onto the model's layouts by canonical joint names;
 - any other string, or an ``os.PathLike``: the path of a local ``.bvh``, ``.mvnx``, ``.npy``, ``.npz``,
-  ``.txt`` (Kinect V2) or ``.csv`` (Xsens) file, read with :func:`~eai_llm.motion.read_for_layouts`. The pipeline reads any file its caller names,
+  ``.txt`` (Kinect V2), ``.csv`` (Xsens) or video (``.mp4``, ``.avi``, ``.mov``, ``.webm``) file, read with
+  :func:`~eai_llm.motion.read_for_layouts`. The pipeline reads any file its caller names,
   so it is for local use: the Inference Endpoints handler (``endpoint_handler.py``) checks requests with
   ``read_files=False``, which refuses paths and reads nothing from the server.
 
@@ -28,6 +32,8 @@ Limits, checked by :meth:`SkeletonEmotionPipeline.check_request` before any file
 work is done (a request over them is a ``ValueError`` naming the field and the limit):
 
 - BVH text: at most ``MAX_FILE_BYTES`` (256 MiB) in UTF-8; it must start with ``HIERARCHY``.
+- video: at most ``MAX_VIDEO_BYTES`` (64 MiB, measured on the base64 text before decoding) and
+  ``MAX_VIDEO_FRAMES`` (18 000) frames.
 - positions: finite numbers forming a ``(T, J, 3)`` array with ``2 <= T <= MAX_FRAMES`` (200 000),
   ``J <= MAX_JOINTS`` (512) and equal to the layout's joint count, every ``|value| <= MAX_ABS_POSITION_M``
   (1000 m); ``layout`` one of the model's layout names.
@@ -40,6 +46,8 @@ of :mod:`~eai_llm.motion`. Messages name BVH text as ``request BVH``, never by i
 
 from __future__ import annotations
 
+import base64
+import binascii
 import numbers
 import os
 import re
@@ -53,10 +61,13 @@ from .inference import DEFAULT_MAX_NEW_TOKENS, explain
 from .joint_layout import JointLayout
 from .motion import (MAX_FILE_BYTES, MAX_FPS, MAX_FRAMES, TEXT_FORMATS, MotionFileError, check_positions,
                      read_for_layouts)
+from .video import VIDEO_SUFFIXES
 
 MAX_NEW_TOKENS = 512
+MAX_VIDEO_BYTES = 64 * 2**20  # a video request, decoded: about a minute of 1080p phone video
 FILE_PARAMETERS = {".bvh": (), ".mvnx": (), ".npy": ("fps", "layout"), ".npz": ("fps", "layout"),
-                   ".txt": ("format", "fps"), ".csv": ("format", "fps")}  # the files read, and what each takes
+                   ".txt": ("format", "fps"), ".csv": ("format", "fps"),
+                   **{suffix: () for suffix in VIDEO_SUFFIXES}}  # the files read, and what each takes
 FILE_SUFFIXES = tuple(FILE_PARAMETERS)
 PARAMETERS = ("max_new_tokens", "fps", "layout", "format", "return_joint_weights")
 POSITIONS = "(frames, joints, 3) nested lists of numbers"
@@ -64,8 +75,9 @@ POSITIONS = "(frames, joints, 3) nested lists of numbers"
 
 class SkeletonEmotionPipeline(Pipeline):
     """Recognise the emotion of a motion clip and explain it (inputs, parameters and limits: see the
-    module docstring). The clip's skeleton must have the joints of a layout the model was trained on
-    (matched by name; BVH End Sites count as joints, extra joints are dropped)."""
+    module docstring). The clip's skeleton is read as one the model was trained on: by joint name (BVH End
+    Sites count as joints, extra joints are dropped), else by canonical name with the limbs and pelvis
+    required (:func:`~eai_llm.motion.to_known_layout`)."""
 
     _load_processor = True
     _load_tokenizer = False
@@ -90,8 +102,9 @@ class SkeletonEmotionPipeline(Pipeline):
                 positions only).
 
         Returns:
-            ``(clip, parameters)``: the clip as ``{"bvh": text}``, ``{"positions": float32 (T, J, 3),
-            "layout": name[, "fps": rate]}`` or a ``Path``, and the checked parameters.
+            ``(clip, parameters)``: the clip as ``{"bvh": text}``, ``{"video": bytes, "container": suffix}``,
+            ``{"positions": float32 (T, J, 3), "layout": name[, "fps": rate]}`` or a ``Path``, and the checked
+            parameters.
 
         Raises:
             ValueError: naming the field or parameter, what it is and what was expected.
@@ -121,8 +134,10 @@ class SkeletonEmotionPipeline(Pipeline):
             options = {name: parameters[name] for name in ("fps", "layout") if name in parameters}
             motion = read_for_layouts(clip, layouts, parameters.get("format"), **options)
             clip = {"positions": motion.positions, "layout": motion.layout.name, "fps": motion.fps}
-        elif "bvh" in clip:
-            motion = _read_bvh_text(clip["bvh"], layouts)
+        elif "bvh" in clip or "video" in clip:
+            data, suffix = ((clip["bvh"].encode("utf-8", "replace"), ".bvh") if "bvh" in clip
+                            else (clip["video"], clip["container"]))
+            motion = _read_request_file(data, suffix, layouts)
             clip = {"positions": motion.positions, "layout": motion.layout.name, "fps": motion.fps}
         return {**clip, "max_new_tokens": parameters.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS),
                 "joint_weights": parameters.get("return_joint_weights", False)}
@@ -172,6 +187,8 @@ def _checked_clip(inputs, layouts: dict[str, JointLayout], read_files: bool, nee
     if isinstance(inputs, dict):
         if set(inputs) == {"bvh"}:
             return {"bvh": _checked_bvh(inputs["bvh"], "field 'bvh'")}
+        if set(inputs) == {"video", "container"}:
+            return _checked_video(inputs["video"], inputs["container"])
         if {"positions", "layout"} <= set(inputs) <= {"positions", "layout", "fps"}:
             layout = _checked_layout(inputs["layout"], layouts, "field 'layout'")
             clip = {"positions": _checked_positions(inputs["positions"], layouts[layout]), "layout": layout}
@@ -179,15 +196,16 @@ def _checked_clip(inputs, layouts: dict[str, JointLayout], read_files: bool, nee
                 raise ValueError("field 'fps' is missing, expected the clip's frames per second (this model "
                                  "computes movement descriptors)")
             return clip | ({"fps": _checked_fps(inputs["fps"], "field 'fps'")} if "fps" in inputs else {})
-        raise ValueError(f"input has keys {sorted(map(str, inputs))}, expected 'bvh' (BVH text), or 'positions' "
-                         f"{POSITIONS}, 'layout' and 'fps'")
+        raise ValueError(f"input has keys {sorted(map(str, inputs))}, expected 'bvh' (BVH text), 'video' (base64) "
+                         f"and 'container', or 'positions' {POSITIONS}, 'layout' and 'fps'")
     if read_files and isinstance(inputs, (str, os.PathLike)):
         path = Path(inputs)
         if path.suffix.lower() not in FILE_SUFFIXES:
             raise ValueError(f"input {_shown(str(inputs))} is neither BVH text (starting with HIERARCHY) nor the path "
                              f"of a {', '.join(FILE_SUFFIXES)} file")
         return path
-    expected = "BVH text (starting with HIERARCHY), {'bvh': text} or {'positions': ..., 'layout': name}"
+    expected = ("BVH text (starting with HIERARCHY), {'bvh': text}, {'video': base64, 'container': 'mp4'} or "
+                "{'positions': ..., 'layout': name}")
     if isinstance(inputs, str):  # and read_files is False
         raise ValueError(f"input is a string that does not start with HIERARCHY, expected {expected} (no file is "
                          "read here)")
@@ -214,6 +232,24 @@ def _checked_bvh(text, name: str) -> str:
     if not _is_bvh(text):
         raise ValueError(f"{name} does not start with HIERARCHY, expected the text of a BVH file (a path is not read)")
     return text
+
+
+def _checked_video(video, container) -> dict:
+    """``{"video": bytes, or base64 text of them (JSON), "container": "mp4"...}`` → ``{"video": bytes, "container":
+    ".mp4"...}``, at most :data:`MAX_VIDEO_BYTES`, measured before base64 is decoded."""
+    suffixes = [suffix.lstrip(".") for suffix in VIDEO_SUFFIXES]
+    if not isinstance(container, str) or container.lower().lstrip(".") not in suffixes:
+        raise ValueError(f"field 'container' is {_shown(container)}, expected one of {suffixes}")
+    if not isinstance(video, (str, bytes)):
+        raise ValueError(f"field 'video' is {_shown(video)}, expected the video file's bytes, or base64 text of them")
+    size = len(video) if isinstance(video, bytes) else len(video) * 3 // 4
+    if size > MAX_VIDEO_BYTES:
+        raise ValueError(f"field 'video' holds about {size} bytes, expected at most {MAX_VIDEO_BYTES} (MAX_VIDEO_BYTES)")
+    try:
+        data = video if isinstance(video, bytes) else base64.b64decode(video, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("field 'video' is not base64 text (A-Z, a-z, 0-9, +, / and = padding)") from None
+    return {"video": data, "container": "." + container.lower().lstrip(".")}
 
 
 def _checked_layout(layout, layouts: dict[str, JointLayout], name: str) -> str:
@@ -254,7 +290,7 @@ def _check_frames(frames: int):
 def _kind(clip) -> str:
     if isinstance(clip, Path):
         return f"a {clip.suffix.lower()} file"
-    return "BVH text" if "bvh" in clip else "positions"
+    return "BVH text" if "bvh" in clip else "a video" if "video" in clip else "positions"
 
 
 def _shown(value) -> str:
@@ -268,12 +304,14 @@ def _shown(value) -> str:
     return f"a {type(value).__name__}"
 
 
-def _read_bvh_text(text: str, layouts: list[dict]):
-    """Read BVH text through a temporary file; messages name it ``request BVH``, not the file."""
+def _read_request_file(data: bytes, suffix: str, layouts: list[dict]):
+    """Read BVH text or video bytes through a temporary ``request<suffix>`` file; messages name it ``request BVH``
+    or ``request video``, never the file."""
     with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "request.bvh")
-        Path(path).write_bytes(text.encode("utf-8", "replace"))
+        path = os.path.join(folder, f"request{suffix}")
+        Path(path).write_bytes(data)
         try:
             return read_for_layouts(path, layouts)
         except ValueError as error:  # MotionFileError and any other reader message
-            raise MotionFileError(str(error).replace(path, "request BVH")) from None
+            name = "request BVH" if suffix == ".bvh" else "request video"
+            raise MotionFileError(str(error).replace(path, name)) from None

@@ -1,11 +1,17 @@
 """Motion files written by tests into ``tmp_path``: BVH and MVNX documents with known content."""
 
+import importlib.util
+import subprocess
 import zlib
+from pathlib import Path
 
 import numpy as np
 
+from eai_llm.joint_layout import JointLayout
 from eai_llm.layouts import get_layout
 from eai_llm.motion import MVNX_END_POINTS
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "dataset_scripts"
 
 ROT6 = ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation")
 
@@ -98,3 +104,39 @@ def mvnx_motion(frames=3):
     half = np.sqrt(0.5)
     quaternions[1] = [half, 0, 0, half]  # frame 1: every segment turned 90° about Z
     return positions, quaternions
+
+
+def upper_body_layout():
+    """Kinect V2 without its legs: a skeleton that no model of another layout can take (it lacks the hips,
+    knees and ankles)."""
+    kinect = get_layout("kinect_v2")
+    keep = [j for j, part in enumerate(kinect.body_parts) if not part.endswith("_leg")]
+    return JointLayout(name="upper_body", joint_names=[kinect.joint_names[j] for j in keep],
+                       parents=[keep.index(kinect.parents[j]) if kinect.parents[j] >= 0 else -1 for j in keep],
+                       canonical=[kinect.canonical[j] for j in keep], body_parts=[kinect.body_parts[j] for j in keep])
+
+
+def script(name):
+    """The converter ``dataset_scripts/<name>.py`` as a module (its ``main(argv)`` runs it in-process)."""
+    spec = importlib.util.spec_from_file_location(f"dataset_scripts_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def ffmpeg(*arguments):
+    """Run imageio-ffmpeg's ffmpeg binary (no system ffmpeg needed)."""
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *map(str, arguments)],
+                   check=True)
+
+
+def sample_video_cut(path, start: float, seconds: float):
+    """``seconds`` of the sample video (eai_llm.sample_video, cached in the ignored ``outputs/cache``) from
+    ``start``, H.264 with its index first, written to ``path``."""
+    from eai_llm.sample_video import sample_video
+
+    source = sample_video(Path(__file__).resolve().parents[1] / "outputs" / "cache")
+    ffmpeg("-ss", start, "-i", source, "-t", seconds, "-an", "-c:v", "libx264", "-movflags", "+faststart", path)
+    return path

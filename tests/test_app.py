@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from motion_files import layout_bvh
+from motion_files import layout_bvh, sample_video_cut, upper_body_layout
 from tiny_models import LABELS, save_tiny_run
 from transformers import pipeline
 
@@ -77,7 +77,7 @@ def test_the_export_is_a_space_with_the_app_its_requirements_and_samples(app):
     assert len(samples) == 6 and all(name.startswith(("emilya-", "kdae-")) for name in samples)  # the model's layouts
 
 
-def test_the_app_explains_an_upload_a_bundled_sample_and_a_bare_array(app, tmp_path):
+def test_the_app_explains_an_upload_a_bundled_sample_a_bare_array_and_a_video(app, tmp_path):
     url, exported, clip, expected = app
     client = Client(url, verbose=False)
     for path in (clip, sorted((exported / "samples").glob("kdae-*.npz"))[0]):
@@ -95,6 +95,9 @@ def test_the_app_explains_an_upload_a_bundled_sample_and_a_bare_array(app, tmp_p
     assert set(c["label"] for c in probabilities["confidences"]) == set(LABELS)
     image, text, probabilities = client.predict(handle_file(str(clip)), None, None, None, api_name="/explain")
     assert probabilities["label"] == expected["label"]
+    video = sample_video_cut(tmp_path / "walk.mp4", 0.5, 0.5)  # 3D pose from a video, mapped onto the model's layout
+    image, text, probabilities = client.predict(handle_file(str(video)), None, None, None, api_name="/explain")
+    assert image.startswith("<img src='data:image/gif;base64,") and probabilities["label"] in LABELS
 
 
 def test_the_app_shows_bad_input_as_a_message_naming_the_problem(app, tmp_path):
@@ -102,19 +105,19 @@ def test_the_app_shows_bad_input_as_a_message_naming_the_problem(app, tmp_path):
     client = Client(url, verbose=False)
     (tmp_path / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\n")
     np.savez(tmp_path / "one-frame.npz", positions=np.zeros((1, 24, 3)), fps=30.0, layout="kdae24")
-    layout_bvh(tmp_path / "kinect.bvh", get_layout("kinect_v2"))  # a skeleton the model was not trained on
+    layout_bvh(tmp_path / "arms.bvh", upper_body_layout())  # a skeleton without legs: nothing to map onto
     with open(tmp_path / "huge.bvh", "wb") as huge:
         huge.truncate(60 * 2**20)
     (tmp_path / "notes.json").write_text("{}")
     expected = {"notes.json": r"Invalid file type.* one of these formats: \['\.bvh', '\.mvnx'",  # refused by Gradio
                 "broken.bvh": "broken.bvh", "one-frame.npz": "one-frame.npz: .* 1 frame",
-                "kinect.bvh": "lack the joints of every known layout",
+                "arms.bvh": r"arms.bvh: field 'joints' of layout '\w+' match no known layout .* lacks the joints "
+                            r"\[.*'l_hip'""",
                 "huge.bvh": "huge.bvh is 60.0 MiB, larger than this demo's limit of 50 MiB"}
     kinect = np.random.default_rng(3).uniform(-1, 1, (6, 75))  # Kinect V2 text: 25 joints x 3 per line
     (tmp_path / "kinect.txt").write_text("\n".join(" ".join(f"{v:.5f}" for v in row) for row in kinect) + "\n")
     cases = [(name, None, message) for name, message in expected.items()]
-    cases += [("kinect.txt", None, "parameter 'format' is missing"),
-              ("kinect.txt", "kinect_v2", r"layout 'kinect_v2'\) lack the joints of every known layout")]
+    cases += [("kinect.txt", None, "parameter 'format' is missing")]
     for name, reader, message in cases:
         with pytest.raises(AppError, match=message) as raised:
             client.predict(handle_file(str(tmp_path / name)), reader, None, None, api_name="/explain")

@@ -1,26 +1,17 @@
 """The converters in dataset_scripts/, run in-process through their main(argv) on files written here."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from motion_files import ROT6, layout_bvh, mvnx_motion, mvnx_text, write_bvh
+from motion_files import ROT6, SCRIPTS, layout_bvh, mvnx_motion, mvnx_text, script, write_bvh
 
 from eai_llm.corpus import clip_positions, load_corpus
 from eai_llm.layouts import get_layout, layout_from_hierarchy
 from eai_llm.motion import MotionFileError, read_bvh
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "dataset_scripts"
-
-
-def script(name):
-    spec = importlib.util.spec_from_file_location(f"dataset_scripts_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 SMALL_BODY = layout_from_hierarchy("test_small_body", ["Hips", "Spine", "Head", "LeftUpLeg", "RightUpLeg"],

@@ -5,7 +5,8 @@ from eai_llm.joint_layout import JointLayout, joint_mapping
 from eai_llm.layouts import LAYOUTS, get_layout, guess_canonical, layout_from_hierarchy, register_layout
 
 
-@pytest.mark.parametrize("name, joints", [("xsens_mvn28", 28), ("xsens_mvn23", 23), ("kdae24", 24), ("kinect_v2", 25)])
+@pytest.mark.parametrize("name, joints", [("xsens_mvn28", 28), ("xsens_mvn23", 23), ("kdae24", 24), ("kinect_v2", 25),
+                                         ("mediapipe33", 36)])
 def test_builtin_layouts_are_trees_of_the_documented_size(name, joints):
     layout = get_layout(name)
     assert layout.num_joints == joints
