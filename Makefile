@@ -10,7 +10,7 @@ DEMO_DIR := outputs/demo
 POSE_VENV := .venv-pose
 POSE_PACKAGES := mediapipe==0.10.21 numpy==1.26.4 protobuf==4.25.9 opencv-contrib-python==4.11.0.86 jax==0.7.1 \
   jaxlib==0.7.1 tqdm==4.70.1  # as pip resolved them on 2026-12-03
-export EAI_POSE_PYTHON := $(abspath $(POSE_VENV))/bin/python
+export EAI_POSE_PYTHON ?= $(abspath $(POSE_VENV))/bin/python
 SAMPLE_VIDEO := outputs/cache/demo.mp4
 
 .PHONY: demo test pose-env video-demo

@@ -88,6 +88,9 @@ def explain_file(explainer, path: str | None, reader: str | None = None, fps: fl
         items = [f"<li>{VERDICT_MARKS[claim['verdict']]} {e(evidence_line(claim))}</li>" for claim in claims]
         text += (f"<p>Evidence (percentiles among the training clips of {e(result['evidence']['population'])}):</p>"
                  f"<ul>{''.join(items) or f'<li>{NO_CLAIM}</li>'}</ul>")
+    if result.get("placed_joints"):
+        text += (f"<p><small>Read as {e(clip['layout'])}; placed from their neighbours, not measured: "
+                 f"{e(', '.join(result['placed_joints']))}.</small></p>")
     image = (f"<img src='data:image/gif;base64,{gif}' alt='{e(name)}' style='max-width:100%'>"
              "<p><small>Joints coloured by how much each drives the predicted label.</small></p>")
     return image, text, result["scores"]

@@ -2,12 +2,14 @@
 
     python predict.py --model outputs/demo/model clip.bvh
 
-Reads BVH, Kinect V2 text, Xsens MVNX/CSV or .npy/.npz (see eai_llm.motion), ranks the model's
+Reads BVH, Kinect V2 text, Xsens MVNX/CSV, .npy/.npz or a video (see eai_llm.motion), ranks the model's
 labels by the LLM's likelihood and asks it for the reasons, then checks each claim of the reasons
 against the clip's measured movement descriptors. Prints JSON:
 {"label": ..., "scores": {label: probability}, "explanation": ...,
  "evidence": {"population": training corpus, "claims": [{"quality", "direction", "descriptor",
-              "value", "unit", "percentile", "verdict"}, ...]}}.
+              "value", "unit", "percentile", "verdict"}, ...]}}, and "placed_joints" for a clip of another
+skeleton or a video, read onto the model's skeleton by canonical joint names: the joints placed from their
+neighbours, not measured.
 
 ``--render clip.gif`` (or ``.mp4``, or ``.png`` for a filmstrip of key frames) also draws the clip as a stick
 figure, its joints coloured by how much each drives the predicted label (eai_llm.render).
@@ -47,6 +49,8 @@ def main(argv=None):
         model, processor = load_trained(args.model, PartialState().device)
         result = explain(model, processor, motion.positions, motion.layout.name, motion.fps,
                          joint_weights=bool(args.render))
+        if motion.placed:  # read onto the model's skeleton by canonical names (another skeleton, a video)
+            result["placed_joints"] = list(motion.placed)
         if args.render:
             figure = explained_figure(motion.positions, list(motion.layout.parents), motion.fps, result)
             write_file(args.render, render(figure, args.render))

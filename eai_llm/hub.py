@@ -81,13 +81,14 @@ def _requirements() -> str:
     """The export's requirements: the versions of transformers, torch and numpy it was written with, and the
     web demo's packages as this project pins them (its ``app`` extra) or requires them."""
     import numpy
+    import scipy
     import torch
     import transformers
 
     project = _project_pins()
     demo = [f"{name}{project.get(name, '')}" for name in ("gradio", "matplotlib", "imageio", "imageio-ffmpeg", "tqdm")]
     return "\n".join([f"transformers=={transformers.__version__}", f"torch>={torch.__version__.split('+')[0]}",
-                      f"numpy>={numpy.__version__}", *demo]) + "\n"
+                      f"numpy>={numpy.__version__}", f"scipy>={scipy.__version__}", *demo]) + "\n"
 
 
 def _project_pins() -> dict[str, str]:

@@ -193,9 +193,12 @@ def map_positions(positions: np.ndarray, source: JointLayout, target: JointLayou
     and a hand tip beyond a mapped wrist lands on the wrist (a bone of length 0).
 
     Returns the positions and the names of the target joints placed from neighbours. Raises ``ValueError``
-    naming the :data:`CORE_JOINTS` of ``target`` that ``source`` lacks.
+    naming the :data:`CORE_JOINTS` of ``target`` that ``source`` lacks, or when no joint maps at all.
     """
     mapping = joint_mapping(source, target)
+    if (mapping < 0).all():
+        raise ValueError(f"layout {source.name!r} shares no joint with layout {target.name!r}, by canonical name or "
+                         "by joint name, expected some to map onto it")
     lacking = [name for name, j in zip(target.canonical, mapping) if name in CORE_JOINTS and j < 0]
     if lacking:
         raise ValueError(f"layout {source.name!r} lacks the joints {lacking} of layout {target.name!r}, expected "

@@ -46,7 +46,6 @@ import math
 import os
 import re
 import stat
-import warnings
 import xml.etree.ElementTree as ET
 import zipfile
 from collections import Counter
@@ -82,12 +81,15 @@ class Motion:
         fps: frames per second.
         layout: the skeleton; ``layout.joint_names[j]`` is joint ``j`` of ``positions``.
         source: the file the clip was read from (for messages).
+        placed: joints of ``layout`` placed from their neighbours, not measured: a clip of another skeleton
+            read as this one (:func:`to_known_layout`).
     """
 
     positions: np.ndarray
     fps: float
     layout: JointLayout
     source: str
+    placed: tuple[str, ...] = ()
 
 
 class MotionFileError(ValueError):
@@ -578,31 +580,25 @@ def to_known_layout(motion: Motion, layouts: list[JointLayout | dict | str]) -> 
 
     The first layout whose joints the motion has, by name (extra joints dropped, e.g. a BVH read with
     ``end_sites=True`` → ``kdae24``); else the layout onto which the most joints map by canonical name
-    (:func:`~eai_llm.joint_layout.map_positions`: joints it lacks are placed from their neighbours, and a
-    warning names them), e.g. a video's ``mediapipe33`` → ``kinect_v2``. A motion lacking the limbs or pelvis
-    of every layout is an error."""
+    (:func:`~eai_llm.joint_layout.map_positions`: joints it lacks are placed from their neighbours and listed
+    in ``placed``), e.g. a video's ``mediapipe33`` → ``kinect_v2``. A motion lacking the limbs or pelvis of
+    every layout is an error."""
     have = set(motion.layout.joint_names)
     resolved = [JointLayout.from_dict(layout) if isinstance(layout, dict) else _resolve_layout(layout, motion.source)
                 for layout in layouts]
     for layout in resolved:
         if set(layout.joint_names) <= have:
             return select_joints(motion, layout)
-    problems, best = [], None
+    problems = []
     for layout in sorted(resolved, key=lambda known: -int((joint_mapping(motion.layout, known) >= 0).sum())):
         try:
             positions, placed = map_positions(motion.positions, motion.layout, layout)
         except ValueError as error:
             problems.append(str(error))
             continue
-        best = Motion(positions=positions, fps=motion.fps, layout=layout, source=motion.source)
-        break
-    if best is None:
-        raise _error(motion.source, "joints", f"of layout {motion.layout.name!r} match no known layout by name, and "
-                     f"by canonical name: {'; '.join(problems)}", f"the joints of one of {[k.name for k in resolved]}")
-    if placed:
-        warnings.warn(f"{motion.source}: read as layout {best.layout.name!r} by canonical joint names; "
-                      f"{len(placed)} of its joints placed from their neighbours: {placed}", stacklevel=2)
-    return best
+        return Motion(positions=positions, fps=motion.fps, layout=layout, source=motion.source, placed=tuple(placed))
+    raise _error(motion.source, "joints", f"of layout {motion.layout.name!r} match no known layout by name, and "
+                 f"by canonical name: {'; '.join(problems)}", f"the joints of one of {[k.name for k in resolved]}")
 
 
 def read_for_layouts(path, layouts: list[JointLayout | dict | str], format: str | None = None, **kwargs) -> Motion:

@@ -22,6 +22,9 @@ Inputs, one clip a call (a non-empty list of clips gives a list of results):
   so it is for local use: the Inference Endpoints handler (``endpoint_handler.py``) checks requests with
   ``read_files=False``, which refuses paths and reads nothing from the server.
 
+A clip read onto one of the model's layouts by canonical joint names (another skeleton, a video) also gets
+``"placed_joints"``: the joints of that layout placed from their neighbours, not measured.
+
 Parameters: ``max_new_tokens`` (explanation length, default 96); ``return_joint_weights`` (a bool: also
 ``"joint_weights": {joint name: weight}``, how much each joint drives the label, for drawing; one backward
 pass); for ``.txt``/``.csv`` files, ``format`` (required: ``kinect_v2`` or ``xsens_csv``) and ``fps``; for
@@ -32,8 +35,8 @@ Limits, checked by :meth:`SkeletonEmotionPipeline.check_request` before any file
 work is done (a request over them is a ``ValueError`` naming the field and the limit):
 
 - BVH text: at most ``MAX_FILE_BYTES`` (256 MiB) in UTF-8; it must start with ``HIERARCHY``.
-- video: at most ``MAX_VIDEO_BYTES`` (64 MiB, measured on the base64 text before decoding) and
-  ``MAX_VIDEO_FRAMES`` (18 000) frames.
+- video: at most ``MAX_VIDEO_BYTES`` (64 MiB, measured on the base64 text before decoding); when read, at
+  most ``MAX_VIDEO_FRAMES`` (18 000) frames (:mod:`~eai_llm.video`).
 - positions: finite numbers forming a ``(T, J, 3)`` array with ``2 <= T <= MAX_FRAMES`` (200 000),
   ``J <= MAX_JOINTS`` (512) and equal to the layout's joint count, every ``|value| <= MAX_ABS_POSITION_M``
   (1000 m); ``layout`` one of the model's layout names.
@@ -132,19 +135,18 @@ class SkeletonEmotionPipeline(Pipeline):
         layouts = self.processor.feature_extractor.layouts
         if isinstance(clip, Path):
             options = {name: parameters[name] for name in ("fps", "layout") if name in parameters}
-            motion = read_for_layouts(clip, layouts, parameters.get("format"), **options)
-            clip = {"positions": motion.positions, "layout": motion.layout.name, "fps": motion.fps}
+            clip = _read_clip(read_for_layouts(clip, layouts, parameters.get("format"), **options))
         elif "bvh" in clip or "video" in clip:
             data, suffix = ((clip["bvh"].encode("utf-8", "replace"), ".bvh") if "bvh" in clip
                             else (clip["video"], clip["container"]))
-            motion = _read_request_file(data, suffix, layouts)
-            clip = {"positions": motion.positions, "layout": motion.layout.name, "fps": motion.fps}
+            clip = _read_clip(_read_request_file(data, suffix, layouts))
         return {**clip, "max_new_tokens": parameters.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS),
                 "joint_weights": parameters.get("return_joint_weights", False)}
 
     def _forward(self, model_inputs: dict) -> dict:
-        return explain(self.model, self.processor, model_inputs["positions"], model_inputs["layout"],
-                       model_inputs.get("fps"), model_inputs["max_new_tokens"], model_inputs["joint_weights"])
+        result = explain(self.model, self.processor, model_inputs["positions"], model_inputs["layout"],
+                         model_inputs.get("fps"), model_inputs["max_new_tokens"], model_inputs["joint_weights"])
+        return result | ({"placed_joints": model_inputs["placed_joints"]} if model_inputs.get("placed_joints") else {})
 
     def postprocess(self, model_outputs: dict) -> dict:
         return model_outputs
@@ -235,7 +237,7 @@ def _checked_bvh(text, name: str) -> str:
 
 
 def _checked_video(video, container) -> dict:
-    """``{"video": bytes, or base64 text of them (JSON), "container": "mp4"...}`` → ``{"video": bytes, "container":
+    """``{"video": bytes, or base64 text of them (JSON; line breaks allowed), "container": "mp4"...}`` → ``{"video": bytes, "container":
     ".mp4"...}``, at most :data:`MAX_VIDEO_BYTES`, measured before base64 is decoded."""
     suffixes = [suffix.lstrip(".") for suffix in VIDEO_SUFFIXES]
     if not isinstance(container, str) or container.lower().lstrip(".") not in suffixes:
@@ -246,7 +248,7 @@ def _checked_video(video, container) -> dict:
     if size > MAX_VIDEO_BYTES:
         raise ValueError(f"field 'video' holds about {size} bytes, expected at most {MAX_VIDEO_BYTES} (MAX_VIDEO_BYTES)")
     try:
-        data = video if isinstance(video, bytes) else base64.b64decode(video, validate=True)
+        data = video if isinstance(video, bytes) else base64.b64decode("".join(video.split()), validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("field 'video' is not base64 text (A-Z, a-z, 0-9, +, / and = padding)") from None
     return {"video": data, "container": "." + container.lower().lstrip(".")}
@@ -302,6 +304,12 @@ def _shown(value) -> str:
     if value is None or isinstance(value, (bool, int, float)):
         return repr(value)
     return f"a {type(value).__name__}"
+
+
+def _read_clip(motion) -> dict:
+    """A :class:`~eai_llm.motion.Motion` read for the model → what ``forward`` takes."""
+    return {"positions": motion.positions, "layout": motion.layout.name, "fps": motion.fps,
+            "placed_joints": list(motion.placed)}
 
 
 def _read_request_file(data: bytes, suffix: str, layouts: list[dict]):

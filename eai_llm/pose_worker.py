@@ -18,9 +18,9 @@ Writes ``OUT.npz`` with, for ``T`` decoded frames:
     fps, width, height, stated_frames   the container's frame rate, frame size and stated frame count (0
                                     when it states none)
 
-A video OpenCV cannot open, or with no frame or no frame rate, is a one-line message on stdout and exit
-status ``UNUSABLE``; more than ``MAX_FRAMES`` frames is stopped at frame ``MAX_FRAMES + 1``, with status
-``TOO_MANY_FRAMES``.
+A video OpenCV cannot open, with no frame, no frame rate or frames over ``MAX_PIXELS`` is a one-line message
+on stdout and exit status ``UNUSABLE``; more than ``MAX_FRAMES`` frames (as the container states them, or as
+they decode) is ``TOO_MANY_FRAMES``; a Python without the pose packages is ``NO_POSE_PACKAGES``.
 
 MediaPipe's legacy ``solutions.pose`` follows one person: its detector takes the most confident person in the
 first frame where it finds one, and landmarks of the previous frame then give the next frame's region, until
@@ -32,7 +32,9 @@ import os
 import sys
 
 LANDMARKS = 33
-UNUSABLE, TOO_MANY_FRAMES = 2, 3  # exit statuses; the message is the last line on stdout
+MAX_PIXELS = 7680 * 4320  # an 8K frame: a larger one would take the worker's memory, not give a better pose
+POSE_PACKAGES = "mediapipe==0.10.21 (which needs numpy<2 and protobuf<5) and tqdm"
+UNUSABLE, TOO_MANY_FRAMES, NO_POSE_PACKAGES = 2, 3, 4  # exit statuses; the message is the last line on stdout
 
 
 def fail(message: str, status: int = UNUSABLE):
@@ -51,7 +53,7 @@ def main(video: str, output: str, max_frames: int):
         import numpy as np
         from tqdm import tqdm
     except ImportError as error:
-        fail(f"the pose Python {sys.executable} cannot import {error.name} (it needs mediapipe==0.10.21, numpy<2, tqdm)")
+        fail(f"{sys.executable} cannot import {error.name}", NO_POSE_PACKAGES)
     capture = cv2.VideoCapture(video)
     if not capture.isOpened():
         fail("OpenCV cannot open it (not a video, an unsupported codec, or a truncated file)")
@@ -60,6 +62,10 @@ def main(video: str, output: str, max_frames: int):
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     if not fps > 0:
         fail(f"the container states no frame rate (read {fps})")
+    if width * height > MAX_PIXELS:
+        fail(f"has frames of {width}x{height} pixels, more than {MAX_PIXELS} (MAX_PIXELS, 8K)")
+    if stated > max_frames:
+        fail(f"states {stated} frames, more than {max_frames}", TOO_MANY_FRAMES)
     world, visibility, image = [], [], []
     pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=False)
     with pose, tqdm(total=stated or None, unit="frame", desc="pose", file=progress_stream,
@@ -69,7 +75,7 @@ def main(video: str, output: str, max_frames: int):
             if not ok:
                 break
             if len(world) == max_frames:
-                fail(f"has more than {max_frames} frames", status=TOO_MANY_FRAMES)
+                fail(f"has more than {max_frames} frames", TOO_MANY_FRAMES)
             found = pose.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
             if found.pose_world_landmarks is None:
                 world.append(np.full((LANDMARKS, 3), np.nan))

@@ -18,10 +18,11 @@ the body's path through the scene, jitter filtered.
    where MediaPipe extrapolates with nothing to see. A landmark in the image but hidden (the far arm of a
    person seen side-on) keeps MediaPipe's estimate, which it infers from the rest of the body: on the
    sample video that arm's visibility stays at 0.02-0.1 for 2 s at a time, and making it missing would
-   refuse most real videos under the repair policy. A video in which nobody is found is an error.
+   refuse most real videos under the repair policy. A video in which nobody is found, or with a landmark
+   outside the picture in most frames (feet cut off, say), is an error.
 3. Where the body is: world landmarks have their origin between the hips in every frame, so walking and
    sway would be lost. Per frame, a weak-perspective camera ``image = s * world_xy + c`` is fitted by least
-   squares to the visible landmarks; with a pinhole of :data:`FIELD_OF_VIEW_DEG` horizontal field of view
+   squares to the landmarks in the image (not missing); with a pinhole of :data:`FIELD_OF_VIEW_DEG` horizontal field of view
    (focal length ``f = width / 2 / tan(fov / 2)`` pixels) the hips are at depth ``z = f / s`` and at
    ``((c - centre) z / f, z)`` in the camera. The path along the image is as good as the landmarks; its
    depth scales with the assumed field of view (a wider lens puts the person nearer and shrinks depth
@@ -41,6 +42,7 @@ cannot be read from video this way. MediaPipe's own smoothing (a causal filter, 
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import subprocess
 import sys
@@ -51,10 +53,11 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from .layouts import MEDIAPIPE_LANDMARKS, MEDIAPIPE_MIDPOINTS
-from .pose_worker import TOO_MANY_FRAMES
+from .pose_worker import NO_POSE_PACKAGES, POSE_PACKAGES, TOO_MANY_FRAMES
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm")
-MAX_VIDEO_FRAMES = 18_000  # 10 min at 30 fps: about 15 min of pose work on 2 cores
+MAX_VIDEO_FRAMES = 18_000  # 10 min at 30 fps: 10 min of pose work at the 30 frames/s measured on 2 idle cores
+MIN_POSE_FPS = 2.0  # the slowest pose work allowed for: past max_frames / MIN_POSE_FPS + 60 s it is stopped
 MIN_VISIBILITY = 0.5  # MediaPipe's own default threshold for drawing a landmark
 FIELD_OF_VIEW_DEG = 60.0  # horizontal: a phone's or webcam's main camera is about 60-70 degrees
 CUTOFF_HZ = 6.0
@@ -76,29 +79,39 @@ def pose_python() -> str:
     this one if it can import ``mediapipe``; otherwise :class:`PoseError` says how to get one."""
     named = os.environ.get(POSE_PYTHON_VARIABLE)
     if named:
-        if not os.access(named, os.X_OK):
+        if not (os.path.isfile(named) and os.access(named, os.X_OK)):
             raise PoseError("pose environment", f"{POSE_PYTHON_VARIABLE}={named} is not an executable file",
-                            "the python of an environment with mediapipe==0.10.21 (make pose-env)")
+                            f"the python of an environment with {POSE_PACKAGES} (make pose-env)")
         return named
     if importlib.util.find_spec("mediapipe") is not None:
         return sys.executable
     raise PoseError("pose environment", f"is missing (mediapipe cannot be imported and {POSE_PYTHON_VARIABLE} is "
-                    "not set)", "`make pose-env` and EAI_POSE_PYTHON=.venv-pose/bin/python, or mediapipe==0.10.21 "
-                    "installed in this Python (it needs numpy<2)")
+                    f"not set)", f"`make pose-env` and {POSE_PYTHON_VARIABLE}=.venv-pose/bin/python, or {POSE_PACKAGES} "
+                    "installed in this Python")
 
 
 def run_pose(path, max_frames: int = MAX_VIDEO_FRAMES) -> dict[str, np.ndarray]:
     """Run ``pose_worker.py`` on the video ``path``: its arrays (``world``, ``visibility``, ``image``, ``fps``,
     ``width``, ``height``, ``stated_frames``). A progress bar over frames goes to stderr."""
+    python, limit = pose_python(), 60 + max_frames / MIN_POSE_FPS
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "pose.npz"
-        done = subprocess.run([pose_python(), str(WORKER), str(path), str(output), str(max_frames)],
-                              stdout=subprocess.PIPE, text=True, timeout=60 + max_frames)
+        try:
+            done = subprocess.run([python, str(WORKER), str(path), str(output), str(max_frames)],
+                                  stdout=subprocess.PIPE, text=True, timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise PoseError("video", f"took over {limit:.0f} s of pose work", f"at most {max_frames} frames at "
+                            f"{MIN_POSE_FPS:g} frames/s or faster") from None
+        except OSError as error:
+            raise PoseError("pose environment", f"{python} could not be started ({error.strerror or error})",
+                            f"a Python with {POSE_PACKAGES}") from None
+        reason = (done.stdout.strip().splitlines() or [f"the pose step failed (exit status {done.returncode})"])[-1]
         if done.returncode == TOO_MANY_FRAMES:
-            raise PoseError("frames", f"number more than {max_frames}", f"at most {max_frames} frames (MAX_VIDEO_FRAMES)")
-        if done.returncode != 0:
-            reason = done.stdout.strip().splitlines()[-1:] or [f"the pose step failed (exit status {done.returncode})"]
-            raise PoseError("video", reason[0], "a video file OpenCV can decode (H.264, VP8/VP9, MJPEG...)")
+            raise PoseError("frames", reason, f"at most {max_frames} frames (MAX_VIDEO_FRAMES)")
+        if done.returncode == NO_POSE_PACKAGES:
+            raise PoseError("pose environment", reason, f"a Python with {POSE_PACKAGES} (make pose-env)")
+        if done.returncode != 0 or not output.is_file():
+            raise PoseError("video", reason, "a video file OpenCV can decode (H.264, VP8/VP9, MJPEG...)")
         with np.load(output) as arrays:
             return dict(arrays)
 
@@ -110,7 +123,7 @@ def estimate_pose(path, max_gap_seconds: float, max_frames: int = MAX_VIDEO_FRAM
     pose = run_pose(path, max_frames)
     world, image, fps = pose["world"].astype(np.float64), pose["image"].astype(np.float64), float(pose["fps"])
     decoded, stated = len(world), int(pose["stated_frames"])
-    if stated and decoded < stated - max(2, stated // 100):  # containers may round their count by a frame or so
+    if stated and decoded < stated - max(2, stated // 100):  # a container's count may be off by a frame or 1 %
         raise PoseError("frames", f"decode to {decoded} of the {stated} its container states", "a complete video "
                         "(the file looks truncated)")
     visible = pose["visibility"] >= MIN_VISIBILITY
@@ -118,12 +131,16 @@ def estimate_pose(path, max_gap_seconds: float, max_frames: int = MAX_VIDEO_FRAM
     if not person.any():
         raise PoseError("person", f"is not found in any of its {decoded} frames", "a video in which MediaPipe "
                         "finds a person")
-    tracks = _tracks(pose["image"], person, max_gap_seconds * fps)
+    tracks = _tracks(pose["image"], person, math.floor(max_gap_seconds * fps))  # frames, as repair_missing counts
     first, last = max(tracks, key=lambda track: track[1] - track[0])
     world, image, person = (a[first:last + 1] for a in (world, image, person))
     width, height = float(pose["width"]), float(pose["height"])
     with np.errstate(invalid="ignore"):
         inside = ((image >= 0) & (image <= (width, height))).all(axis=2)
+    outside = np.flatnonzero((~inside[person]).mean(axis=0) > 0.5)
+    if len(outside):
+        raise PoseError("body", f"has landmarks outside the picture in most of the person's frames: "
+                        f"{[MEDIAPIPE_LANDMARKS[j] for j in outside]}", "the whole body in view")
     seen = inside & person[:, None]
     world[~seen], image[~seen] = np.nan, np.nan
     camera = world + _hip_position(world, image, width, height)[:, None]
@@ -133,7 +150,7 @@ def estimate_pose(path, max_gap_seconds: float, max_frames: int = MAX_VIDEO_FRAM
     return np.concatenate([camera, np.stack(midpoints, axis=1)], axis=1), fps
 
 
-def _tracks(image: np.ndarray, person: np.ndarray, max_gap: float) -> list[tuple[int, int]]:
+def _tracks(image: np.ndarray, person: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
     """``(first, last)`` frame of each unbroken track of one person, from ``image (T, 33, 2)`` pixels and
     ``person (T,)`` (frames with someone in them). A track breaks where, from one person frame to the next, the
     point between the hips moves more than one torso length (shoulders' midpoint to hips' midpoint) or the
@@ -146,7 +163,7 @@ def _tracks(image: np.ndarray, person: np.ndarray, max_gap: float) -> list[tuple
                            axis=-1)
     frames = np.flatnonzero(person)
     breaks = [k for k in range(1, len(frames))
-              if frames[k] - frames[k - 1] > max_gap
+              if frames[k] - frames[k - 1] - 1 > max_gap
               or not np.linalg.norm(hips[frames[k]] - hips[frames[k - 1]]) <= torso[frames[k - 1]]
               or not 0.8 <= torso[frames[k]] / torso[frames[k - 1]] <= 1.25]
     starts, ends = [0, *breaks], [*breaks, len(frames)]
@@ -155,7 +172,7 @@ def _tracks(image: np.ndarray, person: np.ndarray, max_gap: float) -> list[tuple
 
 def _hip_position(world: np.ndarray, image: np.ndarray, width: float, height: float) -> np.ndarray:
     """``(T, 3)`` the point between the hips in camera coordinates (x right, y down, z forward, metres) from the
-    weak-perspective fit of module docstring step 3; NaN in frames with fewer than 3 visible landmarks."""
+    weak-perspective fit of module docstring step 3; NaN in frames with fewer than 3 landmarks in the image."""
     focal = width / 2 / np.tan(np.radians(FIELD_OF_VIEW_DEG) / 2)
     hips = np.full((len(world), 3), np.nan)
     for t in range(len(world)):

@@ -206,9 +206,9 @@ def test_pipeline_reads_npy_and_npz_with_fps_and_layout(pipe, positions, tmp_pat
         pipe(str(tmp_path / "clip.txt"))
     with pytest.raises(ValueError, match="parameter 'format' is 'kinect', expected one of"):
         pipe(str(tmp_path / "clip.txt"), format="kinect")
-    with pytest.warns(UserWarning, match=r"clip.txt: read as layout '\w+' by canonical joint names; \d+ of its joints "
-                      r"placed from their neighbours"):  # a skeleton the model was not trained on, mapped onto one
-        assert pipe(str(tmp_path / "clip.txt"), format="kinect_v2", fps=30, max_new_tokens=3)["label"] in expected["scores"]
+    mapped = pipe(str(tmp_path / "clip.txt"), format="kinect_v2", fps=30, max_new_tokens=3)  # a skeleton the model
+    assert mapped["label"] in expected["scores"] and mapped["placed_joints"]  # was not trained on, read onto one of its
+    assert "placed_joints" not in expected  # a clip of the model's own skeleton: every joint measured
     with pytest.raises(ValueError, match="parameter 'layout' is 'kinect_v2', expected one of this model's layouts"):
         pipe(str(tmp_path / "clip.npy"), fps=30, layout="kinect_v2")
     for fps in (0, -1, float("nan"), float("inf"), 1001, True, "30"):
