@@ -130,7 +130,8 @@ class SkeletonEmotionPipeline(Pipeline):
 
     def preprocess(self, inputs, **parameters) -> dict:
         """Check and read one clip: ``{"positions": (T, J, 3) in the model's layout, "layout": its name, "fps",
-        "max_new_tokens", "joint_weights"}`` (what ``forward`` takes; the web demo draws these positions)."""
+        "placed_joints" (for a file or request text read onto that layout by canonical names), "max_new_tokens",
+        "joint_weights"}`` (what ``forward`` takes; the web demo draws these positions)."""
         clip, parameters = self.check_request(inputs, parameters)
         layouts = self.processor.feature_extractor.layouts
         if isinstance(clip, Path):
