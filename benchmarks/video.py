@@ -6,7 +6,9 @@ and the explanation hold still across overlapping windows of the same clip.
 The video defaults to the sample from the sports2d wheel (eai_llm.sample_video). Prints:
 
 1. pose: frames decoded and MediaPipe frames per second (``eai_llm.video.run_pose``: process start and model
-   load included), and the seconds of the whole ``read_for_layouts`` (pose, tracks, repair, filter, mapping);
+   load included), and the seconds of the whole ``read_for_layouts`` (pose, tracks, repair, filter, mapping),
+   with the frames kept and the joints placed; the landmarks hidden longest (below visibility 0.5, in frames
+   with someone in them); the median and quartiles of four bone lengths over the clip;
 2. ``predict.py`` on the video, in a fresh process: wall seconds (Python start, model load, pose, scoring,
    generation, evidence);
 3. windows of ``--window`` seconds every ``--hop`` seconds over the clip read once: per window its label, the
@@ -29,12 +31,25 @@ from accelerate import PartialState
 
 from eai_llm.claims import parse_claims
 from eai_llm.inference import explain, load_trained
+from eai_llm.layouts import MEDIAPIPE_LANDMARKS
 from eai_llm.motion import read_for_layouts
 from eai_llm.processing_eai import SkeletonProcessor
 from eai_llm.sample_video import sample_video
-from eai_llm.video import run_pose
+from eai_llm.video import MIN_VISIBILITY, run_pose
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+BONES = [("l_shoulder", "l_elbow"), ("r_shoulder", "r_elbow"), ("l_hip", "l_knee"), ("l_knee", "l_ankle")]
+
+
+def longest_run(flags: np.ndarray) -> int:
+    """The longest run of True in ``flags (T,)``."""
+    best = current = 0
+    for flag in flags:
+        current = current + 1 if flag else 0
+        best = max(best, current)
+    return best
 
 
 def jaccard(a: set, b: set) -> float:
@@ -51,13 +66,23 @@ def main(argv=None):
     video = args.video or sample_video(ROOT / "outputs" / "cache")
 
     start = time.perf_counter()
-    frames = len(run_pose(video)["world"])
-    pose_seconds = time.perf_counter() - start
+    pose = run_pose(video)
+    pose_seconds, frames = time.perf_counter() - start, len(pose["world"])
     start = time.perf_counter()
     motion = read_for_layouts(video, SkeletonProcessor.from_pretrained(args.model).layouts)
     read_seconds = time.perf_counter() - start
     print(f"pose: {frames} frames in {pose_seconds:.1f} s = {frames / pose_seconds:.1f} frames/s; "
-          f"read_for_layouts {read_seconds:.1f} s -> {len(motion.positions)} frames of {motion.layout.name}")
+          f"read_for_layouts {read_seconds:.1f} s -> {len(motion.positions)} frames of {motion.layout.name}, "
+          f"placed from neighbours: {list(motion.placed)}")
+    hidden = pose["visibility"][pose["visibility"].max(axis=1) > 0] < MIN_VISIBILITY  # frames with someone
+    runs = {name: longest_run(hidden[:, j]) / float(pose["fps"]) for j, name in enumerate(MEDIAPIPE_LANDMARKS)}
+    print("longest run below visibility 0.5, s: " + ", ".join(
+        f"{name} {seconds:.1f}" for name, seconds in sorted(runs.items(), key=lambda item: -item[1])[:4]))
+    index = motion.layout.canonical_index
+    for a, b in BONES:
+        length = np.linalg.norm(motion.positions[:, index[a]] - motion.positions[:, index[b]], axis=-1)
+        low, median, high = np.percentile(length, [25, 50, 75])
+        print(f"bone {a}-{b}: median {median:.3f} m, quartiles {low:.3f}-{high:.3f} m")
 
     start = time.perf_counter()
     subprocess.run([sys.executable, str(ROOT / "predict.py"), "--model", args.model, str(video)], check=True,

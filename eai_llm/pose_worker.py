@@ -31,7 +31,7 @@ it is a causal filter that lags; :mod:`eai_llm.video` filters the whole clip wit
 import os
 import sys
 
-LANDMARKS = 33
+LANDMARKS = 33  # = len(eai_llm.layouts.MEDIAPIPE_LANDMARKS), which this script cannot import
 MAX_PIXELS = 7680 * 4320  # an 8K frame: a larger one would take the worker's memory, not give a better pose
 POSE_PACKAGES = "mediapipe==0.10.21 (which needs numpy<2 and protobuf<5) and tqdm"
 UNUSABLE, TOO_MANY_FRAMES, NO_POSE_PACKAGES = 2, 3, 4  # exit statuses; the message is the last line on stdout

@@ -17,16 +17,17 @@ the body's path through the scene, jitter filtered.
    of them reach :data:`MIN_VISIBILITY` (nobody, or a poor detection), and a landmark outside the image,
    where MediaPipe extrapolates with nothing to see. A landmark in the image but hidden (the far arm of a
    person seen side-on) keeps MediaPipe's estimate, which it infers from the rest of the body: on the
-   sample video that arm's visibility stays at 0.02-0.1 for 2 s at a time, and making it missing would
-   refuse most real videos under the repair policy. A video in which nobody is found, or with a landmark
-   outside the picture in most frames (feet cut off, say), is an error.
+   sample video that arm's visibility stays below 0.5 for up to 1.5 s at a time (``benchmarks/video.py``),
+   three times the longest gap the repair policy fills, so making it missing would refuse such videos. A
+   video in which nobody is found, or with a landmark outside the picture in most frames (feet cut off,
+   say), is an error.
 3. Where the body is: world landmarks have their origin between the hips in every frame, so walking and
    sway would be lost. Per frame, a weak-perspective camera ``image = s * world_xy + c`` is fitted by least
-   squares to the landmarks in the image (not missing); with a pinhole of :data:`FIELD_OF_VIEW_DEG` horizontal field of view
-   (focal length ``f = width / 2 / tan(fov / 2)`` pixels) the hips are at depth ``z = f / s`` and at
-   ``((c - centre) z / f, z)`` in the camera. The path along the image is as good as the landmarks; its
-   depth scales with the assumed field of view (a wider lens puts the person nearer and shrinks depth
-   motion); the up axis is the camera's, so a tilted camera tilts the body.
+   squares to the landmarks in the image (not missing); with a pinhole of :data:`FIELD_OF_VIEW_DEG`
+   horizontal field of view (focal length ``f = width / 2 / tan(fov / 2)`` pixels) the hips are at depth
+   ``z = f / s`` and at ``((c - centre) z / f, z)`` in the camera. The path along the image is as good as the
+   landmarks; its depth scales with the assumed field of view (a wider lens puts the person nearer and
+   shrinks depth motion); the up axis is the camera's, so a tilted camera tilts the body.
 4. Axes: the camera's x right, y down, z forward become the library's +Y up by a 180° turn about x,
    ``(x, y, z) -> (x, -y, -z)`` (a proper rotation): the person faces +Z when facing the camera.
 5. The ``mediapipe33`` layout's three midpoints (pelvis, neck, head: :data:`~eai_llm.layouts.MEDIAPIPE_MIDPOINTS`)
@@ -47,6 +48,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -174,21 +176,18 @@ def _hip_position(world: np.ndarray, image: np.ndarray, width: float, height: fl
     """``(T, 3)`` the point between the hips in camera coordinates (x right, y down, z forward, metres) from the
     weak-perspective fit of module docstring step 3; NaN in frames with fewer than 3 landmarks in the image."""
     focal = width / 2 / np.tan(np.radians(FIELD_OF_VIEW_DEG) / 2)
-    hips = np.full((len(world), 3), np.nan)
-    for t in range(len(world)):
-        seen = np.isfinite(world[t]).all(axis=1) & np.isfinite(image[t]).all(axis=1)
-        if seen.sum() < 3:
-            continue
-        xy, uv = world[t, seen, :2], image[t, seen]
-        # unknowns (s, cx, cy): u = s x + cx, v = s y + cy
-        a = np.zeros((2 * len(xy), 3))
-        a[0::2, 0], a[0::2, 1] = xy[:, 0], 1.0
-        a[1::2, 0], a[1::2, 2] = xy[:, 1], 1.0
-        (scale, cx, cy), *_ = np.linalg.lstsq(a, uv.reshape(-1), rcond=None)
-        if scale > 0:
-            depth = focal / scale
-            hips[t] = ((cx - width / 2) * depth / focal, (cy - height / 2) * depth / focal, depth)
-    return hips
+    seen = np.isfinite(world).all(axis=2) & np.isfinite(image).all(axis=2)  # (T, 33)
+    xy, uv = np.where(seen[..., None], world[..., :2], np.nan), np.where(seen[..., None], image, np.nan)
+    enough = seen.sum(axis=1) >= 3
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the nanmeans of frames with nothing seen: NaN, as wanted
+        xy_mean, uv_mean = np.nanmean(xy, axis=1, keepdims=True), np.nanmean(uv, axis=1, keepdims=True)
+        # least squares of u = s x + cx, v = s y + cy, one s for both axes: the covariance over the variance
+        scale = (np.nansum((xy - xy_mean) * (uv - uv_mean), axis=(1, 2))
+                 / np.nansum((xy - xy_mean) ** 2, axis=(1, 2)))
+    centre = uv_mean[:, 0] - scale[:, None] * xy_mean[:, 0]  # (T, 2): where the world origin (the hips) is imaged
+    depth = np.where(enough & (scale > 0), focal / scale, np.nan)
+    return np.column_stack([(centre - (width / 2, height / 2)) * (depth / focal)[:, None], depth])
 
 
 def low_pass(positions: np.ndarray, fps: float) -> np.ndarray:

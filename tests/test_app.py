@@ -98,6 +98,7 @@ def test_the_app_explains_an_upload_a_bundled_sample_a_bare_array_and_a_video(ap
     video = sample_video_cut(tmp_path / "walk.mp4", 0.5, 0.5)  # 3D pose from a video, mapped onto the model's layout
     image, text, probabilities = client.predict(handle_file(str(video)), None, None, None, api_name="/explain")
     assert image.startswith("<img src='data:image/gif;base64,") and probabilities["label"] in LABELS
+    assert "placed from their neighbours, not measured: " in text  # a video has no spine joints of its own
 
 
 def test_the_app_shows_bad_input_as_a_message_naming_the_problem(app, tmp_path):
