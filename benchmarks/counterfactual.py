@@ -24,12 +24,13 @@ from collections import defaultdict
 
 import numpy as np
 
-from eai_llm.claims import ALL_CORPORA, QUALITIES, describe_measured, parse_claims
-from eai_llm.corpus import clip_positions, corpus_populations, load_corpora, split_descriptors
+from eai_llm.claims import QUALITIES, describe_measured, parse_claims, reference_population
+from eai_llm.corpus import clip_positions, load_corpora, population_records, split_descriptors
 from eai_llm.descriptors import DESCRIPTORS, MIN_FPS, describe_motion
 from eai_llm.edits import EDITS
 from eai_llm.evaluation import clip_blind_explanations
-from eai_llm.inference import DEFAULT_MAX_NEW_TOKENS, generate_answers, label_probabilities, load_trained
+from eai_llm.inference import (DEFAULT_MAX_NEW_TOKENS, description_prompts, generate_answers, label_probabilities,
+                               load_trained, read_actions)
 from eai_llm.labels import merged_label
 from eai_llm.layouts import get_layout
 
@@ -52,11 +53,12 @@ def share(flags: list) -> str:
 def label_profiles(train) -> dict[str, dict[str, np.ndarray]]:
     """Per corpus and label, the mean percentile ``(K,)`` of each descriptor among the corpus's training
     clips (NaN where none measured)."""
-    values, populations = split_descriptors(train), corpus_populations(train)
+    values = split_descriptors(train)
+    populations = population_records(train, values)
     names = train.features["label"].names
     percentiles = defaultdict(lambda: defaultdict(list))
-    for row, corpus, label in zip(values, train["corpus"], train["label"]):
-        population = populations[corpus]  # train's own corpora: always there
+    for row, corpus, label, action in zip(values, train["corpus"], train["label"], train["action"]):
+        population = reference_population(populations, corpus, action)[0]
         percentiles[corpus][merged_label(names[label])].append(
             [population.percentile(d, v) for d, v in zip(DESCRIPTORS, row)])
     return {corpus: {label: np.nanmean(np.array(rows), axis=0) for label, rows in by_label.items()}
@@ -74,7 +76,7 @@ def main(argv=None):
     corpus = load_corpora(args.corpus[0] if len(args.corpus) == 1 else args.corpus)
     train, test = corpus["train"], corpus["test"]
     model, processor = load_trained(args.model)
-    populations, profiles = corpus_populations(train), label_profiles(train)
+    populations, profiles = population_records(train), label_profiles(train)
     names = test.features["label"].names
     meta = test.select_columns(["fps", "layout", "label", "corpus", "action"])[:]
     usable = [i for i, fps in enumerate(meta["fps"]) if fps >= MIN_FPS]
@@ -97,10 +99,16 @@ def main(argv=None):
     clips, rates = [v[2] for v in variants], [v[3] for v in variants]
     print(f"{len(chosen)} clips, {len(variants)} variants; skipped per edit {dict(skipped)}", flush=True)
 
-    texts = {"eai_llm": generate_answers(model, processor, [processor.description_prompt(t) for t in truth], clips,
-                                         layouts, args.max_new_tokens, args.batch_size, fps=rates)}
     measured = [describe_motion(c, r, get_layout(layout)) for c, r, layout in zip(clips, rates, layouts)]
-    texts["kinematic"] = [describe_measured(m, populations.get(c, populations[ALL_CORPORA]), meta["action"][i],
+    read = read_actions(model, processor, clips, layouts, rates, args.batch_size)
+    read_action = [None] * len(clips) if read is None else [max(r, key=r.get) for r in read]
+    prompts = description_prompts(model, processor, truth, measured,
+                                  [reference_population(populations, c, a)[0] for c, a in zip(corpora, read_action)],
+                                  read_action)
+    texts = {"eai_llm": generate_answers(model, processor, prompts, clips, layouts, args.max_new_tokens,
+                                         args.batch_size, fps=rates)}
+    texts["kinematic"] = [describe_measured(m, reference_population(populations, c, meta["action"][i])[0],
+                                            meta["action"][i],
                                             np.random.default_rng(i))
                           for m, c, (i, *_) in zip(measured, corpora, variants)]
     texts["per_label"] = clip_blind_explanations(train, truth)["per_label"]

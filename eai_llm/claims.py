@@ -28,6 +28,7 @@ import numpy as np
 from .descriptors import DESCRIPTORS
 
 NOTABLE = 0.25  # a quality is notable below this percentile or above 1 - this
+MIN_ACTION_CLIPS = 20  # an action's own population of a descriptor needs this many measured training clips
 LEVELS = np.linspace(0.0, 1.0, 101)  # the quantiles a Population keeps per descriptor
 ALL_CORPORA = "*"  # the population of all of a split's corpora together, the reference when no one corpus fits
 
@@ -125,7 +126,7 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 SUBJECTS = ("The person", "The actor", "The figure", "This person")
 
 
-def _words(action: str) -> str:
+def action_words(action: str) -> str:
     """``"raise-up-both-hands"`` → ``"raise up both hands"``."""
     return " ".join(re.findall(r"[a-z0-9]+", action.lower()))
 
@@ -135,7 +136,7 @@ def action_phrases(action: str) -> tuple[tuple[str, ...], str]:
     another action its own words (``performs the "raise up both hands" movement``)."""
     if action in ACTIONS:
         return ACTIONS[action]
-    words = _words(action)
+    words = action_words(action)
     return (f'performs the "{words}" movement', f'carries out the "{words}" movement'), re.escape(words)
 
 
@@ -228,21 +229,36 @@ class Population:
         return float((below + up_to) / 2 / len(q))
 
 
-def population_for_layout(populations: Mapping[str, Mapping], layout: str) -> tuple[str, Population]:
-    """The reference population for a clip of ``layout`` at inference, where its corpus is not known:
-    the one training corpus whose clips have that layout, else all of them (:data:`ALL_CORPORA`).
+def corpus_for_layout(populations: Mapping[str, Mapping], layout: str) -> str:
+    """The corpus whose population a clip of ``layout`` is read against at inference, where its corpus is
+    not known: the one training corpus whose clips have that layout, else all of them (:data:`ALL_CORPORA`).
+    ``populations``: as :func:`reference_population` takes them."""
+    fits = [name for name, record in populations.items() if name != ALL_CORPORA and layout in record["layouts"]]
+    return fits[0] if len(fits) == 1 else ALL_CORPORA
+
+
+def reference_population(populations: Mapping[str, Mapping], corpus: str,
+                         action: str | None = None) -> tuple[Population, str | None]:
+    """The one rule for what a clip is compared with: the training clips of its corpus (all of them,
+    :data:`ALL_CORPORA`, for a corpus the populations lack) that perform its ``action``, where the corpus
+    kept a population for that action, else all of the corpus's clips; per descriptor, since an action's
+    population keeps only the descriptors measured on at least :data:`MIN_ACTION_CLIPS` of its clips. So
+    "slowly" means slow for a walk, not slow beside the corpus's throws.
 
     Args:
-        populations: ``{corpus: {"layouts": [name, ...], "quantiles": {descriptor: quantiles}}}``, as
-            :func:`eai_llm.corpus.population_records` writes them (``EAIConfig.descriptor_populations``).
-        layout: the clip's layout name.
+        populations: ``{corpus: {"layouts": [name, ...], "quantiles": {descriptor: quantiles},
+            "actions": {action: {descriptor: quantiles}}}}``, as :func:`eai_llm.corpus.population_records`
+            writes them (``EAIConfig.descriptor_populations``).
+        corpus: the clip's corpus; action: its action (recorded, or the action readout's), None if unknown.
 
     Returns:
-        ``(corpus name, Population)``.
+        ``(Population, the action whose population it is or None)``.
     """
-    fits = [name for name, record in populations.items() if name != ALL_CORPORA and layout in record["layouts"]]
-    name = fits[0] if len(fits) == 1 else ALL_CORPORA
-    return name, Population(populations[name]["quantiles"])
+    record = populations.get(corpus, populations[ALL_CORPORA])
+    own = record.get("actions", {}).get(action)
+    if own is None:
+        return Population(record["quantiles"]), None
+    return Population({**record["quantiles"], **own}), action
 
 
 def notable_qualities(values: Mapping[str, float], population: Population) -> list[tuple[str, int, float]]:

@@ -155,10 +155,17 @@ class EAIConfig(PreTrainedConfig):
         skeleton_token_id: id of the ``<skeleton>`` placeholder token in the LLM's vocabulary; the
             processor writes it ``num_skeleton_tokens`` times per clip.
         descriptor_populations: where the training clips' movement descriptors lie, per training corpus
-            (``{corpus: {"layouts": [name, ...], "quantiles": {descriptor: 101 quantiles}}}``, with ``"*"``
-            for all of them; :func:`eai_llm.corpus.population_records`): the reference that the evidence
+            (``{corpus: {"layouts": [name, ...], "quantiles": {descriptor: 101 quantiles}, "actions": {action:
+            {descriptor: 101 quantiles}}}}``, with ``"*"`` for all of them;
+            :func:`eai_llm.corpus.population_records`): the reference that the evidence
             beside an explanation reads a clip's measurements against. ``None`` in a model saved before it
             was kept (its explanations then come without evidence).
+        action_names: the actions the action readout names, in its output order (the training clips'
+            recorded actions); empty when the training corpus records fewer than two.
+        grounded_descriptions: the description prompt carries what was read from the clip beside its
+            skeleton tokens: the action readout's action and the clip's notable measured qualities
+            (:meth:`~eai_llm.processing_eai.EAIProcessor.description_prompt`); needs ``descriptor_populations``.
+            ``False`` in a model saved before it existed.
     """
 
     model_type = "eai_llm"
@@ -172,6 +179,8 @@ class EAIConfig(PreTrainedConfig):
     token_granularity: str = "all"
     skeleton_token_id: int = 0
     descriptor_populations: dict | None = None
+    action_names: list[str] | None = None
+    grounded_descriptions: bool = False
     tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):
@@ -190,11 +199,20 @@ class EAIConfig(PreTrainedConfig):
                         record.get("quantiles"), dict):
                     raise ValueError("expected {'layouts': [name, ...], 'quantiles': {descriptor: quantiles}}")
                 Population(record["quantiles"])
+                for action, quantiles in record.get("actions", {}).items():
+                    Population(quantiles)
             except (ValueError, TypeError, AttributeError) as error:
                 raise ValueError(f"EAIConfig: field 'descriptor_populations' entry {name!r}: {error}") from None
         if self.descriptor_populations is not None and ALL_CORPORA not in self.descriptor_populations:
             raise ValueError(f"EAIConfig: field 'descriptor_populations' has no {ALL_CORPORA!r} entry (all training "
                              "clips), expected one")
+        self.action_names = list(self.action_names or [])
+        if len(set(self.action_names)) != len(self.action_names) or not all(self.action_names):
+            raise ValueError(f"EAIConfig: field 'action_names' is {self.action_names}, expected distinct non-empty "
+                             "names")
+        if self.grounded_descriptions and self.descriptor_populations is None:
+            raise ValueError("EAIConfig: field 'grounded_descriptions' is true but 'descriptor_populations' is None, "
+                             "expected the training clips' descriptor populations that the prompt reads a clip against")
 
     @classmethod
     def from_dict(cls, config_dict: dict, **kwargs) -> "EAIConfig":

@@ -32,7 +32,7 @@ import numpy as np
 from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets, load_from_disk
 from datasets.exceptions import DatasetGenerationError
 
-from .claims import ALL_CORPORA, Population, describe_measured
+from .claims import ALL_CORPORA, MIN_ACTION_CLIPS, Population, describe_measured, reference_population
 from .descriptors import DESCRIPTORS, MIN_FPS, describe_motion
 from .folders import check_replaceable, temporary_folder, write_folder
 from .joint_layout import JointLayout
@@ -253,28 +253,32 @@ def split_descriptors(split: Dataset) -> np.ndarray:
     return matrix
 
 
-def corpus_populations(split: Dataset, descriptors: np.ndarray | None = None) -> dict[str, Population]:
-    """Per corpus name of ``split`` (and ``ALL_CORPORA`` for all its clips), the population of its clips'
-    descriptors (``descriptors``: :func:`split_descriptors` of ``split``, computed when not given): the
-    reference a claim about a clip of that corpus is read against (:mod:`eai_llm.claims`)."""
+def population_records(split: Dataset, descriptors: np.ndarray | None = None) -> dict[str, dict]:
+    """Where the movement descriptors of ``split``'s clips lie (``descriptors``: :func:`split_descriptors` of
+    ``split``, computed when not given), per corpus and for all of them (:data:`~eai_llm.claims.ALL_CORPORA`),
+    and within each of those per recorded action, for the descriptors measured on at least
+    :data:`~eai_llm.claims.MIN_ACTION_CLIPS` of its clips: the references a claim about a clip is read against
+    (:func:`eai_llm.claims.reference_population`),
+    as a model saves them (``EAIConfig.descriptor_populations``):
+    ``{corpus: {"layouts": [name, ...], "quantiles": {descriptor: 101 quantiles}, "actions": {action: {descriptor:
+    101 quantiles}}}}``."""
     values = split_descriptors(split) if descriptors is None else descriptors
-    corpora = np.asarray(split["corpus"])
-    populations = {name: Population.from_values(values[corpora == name], list(DESCRIPTORS))
-                   for name in sorted(set(corpora.tolist()))}
-    populations[ALL_CORPORA] = Population.from_values(values, list(DESCRIPTORS))
-    return populations
-
-
-def population_records(split: Dataset) -> dict[str, dict]:
-    """:func:`corpus_populations` of ``split`` with each corpus's layouts, as a model saves them
-    (``EAIConfig.descriptor_populations``; read by :func:`eai_llm.claims.population_for_layout`):
-    ``{corpus: {"layouts": [name, ...], "quantiles": {descriptor: 101 quantiles}}}``."""
-    layouts = {}
-    for corpus_name, layout in zip(split["corpus"], split["layout"]):
-        layouts.setdefault(str(corpus_name), set()).add(str(layout))
-    layouts[ALL_CORPORA] = set().union(*layouts.values())
-    return {name: {"layouts": sorted(layouts[name]), "quantiles": population.to_dict()}
-            for name, population in corpus_populations(split).items()}
+    corpora, actions = np.asarray(split["corpus"]).astype(str), np.asarray(split["action"]).astype(str)
+    layouts = np.asarray(split["layout"]).astype(str)
+    records = {}
+    for name in [*sorted(set(corpora.tolist())), ALL_CORPORA]:
+        members = np.ones(len(corpora), bool) if name == ALL_CORPORA else corpora == name
+        by_action = {}
+        for action in sorted(set(actions[members].tolist()) - {""}):
+            chosen = members & (actions == action)
+            measured = np.isfinite(values[chosen]).sum(0) >= MIN_ACTION_CLIPS  # (K,)
+            if measured.any():
+                names = [name for name, kept in zip(DESCRIPTORS, measured) if kept]
+                by_action[action] = Population.from_values(values[chosen][:, measured], names).to_dict()
+        records[name] = {"layouts": sorted(set(layouts[members].tolist())),
+                         "quantiles": Population.from_values(values[members], list(DESCRIPTORS)).to_dict(),
+                         "actions": by_action}
+    return records
 
 
 def describe_kinematics(corpus: DatasetDict, seed: int = 0) -> DatasetDict:
@@ -286,7 +290,7 @@ def describe_kinematics(corpus: DatasetDict, seed: int = 0) -> DatasetDict:
     if slow:
         raise ValueError(f"describe kinematics: field 'fps' has clips at {slow} frames per second, expected at least "
                          f"{MIN_FPS:g} to measure movement descriptors")
-    populations = corpus_populations(corpus["train"])
+    populations = population_records(corpus["train"])
     described = {}
     for name, split in corpus.items():
         values = split_descriptors(split)
@@ -297,7 +301,8 @@ def describe_kinematics(corpus: DatasetDict, seed: int = 0) -> DatasetDict:
                 continue
             rng = np.random.default_rng([seed, i, 7 if name == "train" else 11])
             measured = {d: v for d, v in zip(DESCRIPTORS, values[i]) if np.isfinite(v)}
-            texts[i] = describe_measured(measured, populations[corpus_name], action, rng)
+            texts[i] = describe_measured(measured, reference_population(populations, corpus_name, action)[0], action,
+                                         rng)
             sources[i] = "kinematics"
         split = split.remove_columns(["description", "description_source"])
         described[name] = split.add_column("description", texts).add_column("description_source", sources)

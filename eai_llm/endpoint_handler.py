@@ -18,7 +18,8 @@ joints and the layout's joint count, finite positions within 1000 m, ``fps`` abo
 (required with positions for a model that computes movement descriptors), ``max_new_tokens`` an integer
 from 1 to 512) before any model work.
 
-Response: ``{"label": ..., "scores": {label: probability}, "explanation": ..., "evidence": {"population":
+Response: ``{"label": ..., "scores": {label: probability}, "action": {action: probability} (a model trained
+on clips that record actions), "explanation": ..., "evidence": {"population":
 corpus, "claims": [{"quality", "direction", "descriptor", "value", "unit", "percentile", "verdict"}]}}``
 (evidence left out for a model saved without descriptor populations), or for a bad request
 ``{"error": message, "status": 400}``: the message names the field and what was expected, never a

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .claims import (ALL_CORPORA, LEVELS, QUALITIES, Population, check_claims, notable_qualities, parse_action,
-                     parse_claims)
-from .corpus import clip_positions, corpus_populations, split_descriptors
+from .claims import (LEVELS, QUALITIES, Population, check_claims, describe_measured, notable_qualities,
+                     parse_action, parse_claims, reference_population)
+from .corpus import clip_positions, population_records, split_descriptors
 from .descriptors import DESCRIPTORS
-from .inference import DEFAULT_MAX_NEW_TOKENS, generate_answers, joint_saliency, label_probabilities
+from .inference import (DEFAULT_MAX_NEW_TOKENS, description_prompts, generate_answers, joint_saliency,
+                        label_probabilities, likeliest_actions, read_actions)
 from .labels import ADJECTIVES, SYNONYMS, merged_label
 from .render import StickFigure
 from .text_metrics import Bleu, Meteor, Rouge
@@ -127,18 +128,30 @@ def explanation_metrics(model, processor, split, train, inputs: tuple[list, list
                         latents: dict | None = None) -> tuple[dict, list[dict]]:
     """The explanations part of :func:`evaluate_split` (``inputs``: the split's clips, layout names and frame
     rates): ``({"faithfulness": per system, "faithfulness_latents": the same against ``latents`` (when given),
-    "description": text metrics of the model, "description_baselines": per clip-blind system}, one sample per
-    clip with its explanation's evidence)``."""
+    "description": text metrics of the model, "description_baselines": per other system}, one sample per
+    clip with its explanation's evidence)``. Beside the model: the clip-blind baselines
+    (:func:`clip_blind_explanations`, ``bare_llm``) and ``"kinematic"``, the template that writes the clip's
+    notable measured qualities and read action without an LLM (:func:`~eai_llm.claims.describe_measured`;
+    precise by construction, it shows what the LLM's wording adds or loses against the references)."""
     clips, layouts, rates = inputs
-    explanations = generate_answers(model, processor, [processor.description_prompt(t) for t in truth], clips,
-                                    layouts, max_new_tokens, batch_size, fps=rates)
-    texts = {"eai_llm": explanations, **clip_blind_explanations(train, truth)}
+    values, clip_populations = measured_against_corpus(split, train)  # what the claims are checked against
+    actions, corpora = [str(a) for a in split["action"]], [str(c) for c in split["corpus"]]
+    read = read_actions(model, processor, clips, layouts, rates, batch_size)
+    read_action = likeliest_actions(read, len(clips))
+    prompts = description_prompts(model, processor, truth, [dict(zip(DESCRIPTORS, row)) for row in values],
+                                  corpora, read_action)  # as at inference: the read action, never the recorded
+    explanations = generate_answers(model, processor, prompts, clips, layouts, max_new_tokens, batch_size, fps=rates)
+    texts = {"eai_llm": explanations, **clip_blind_explanations(train, truth),
+             "kinematic": [describe_measured(dict(zip(DESCRIPTORS, row)), population, action or "",
+                                             np.random.default_rng(i))
+                           for i, (row, population, action) in enumerate(zip(values, clip_populations, read_action))]}
     if bare_llm is not None:
         texts["bare_llm"] = generate_answers(bare_llm, processor, [processor.label_only_prompt(t) for t in truth],
                                              max_new_tokens=max_new_tokens, batch_size=batch_size)
-    faithfulness, values, clip_populations = faithfulness_by_system(texts, split, train)
-    metrics = {"faithfulness": faithfulness}
-    actions, corpora = [str(a) for a in split["action"]], [str(c) for c in split["corpus"]]
+    metrics = {"faithfulness": _per_system(texts, split["description"], values, clip_populations, actions)}
+    recorded = [i for i, a in enumerate(actions) if a]
+    if read is not None and recorded:
+        metrics["action_readout_accuracy"] = float(np.mean([read_action[i] == actions[i] for i in recorded]))
     descriptions = split["description"]
     if latents is not None:
         metrics["faithfulness_latents"] = latent_faithfulness(texts, descriptions, latents, actions)
@@ -150,7 +163,8 @@ def explanation_metrics(model, processor, split, train, inputs: tuple[list, list
                                             for name, generated in texts.items() if name != "eai_llm"}
     samples = []
     for i, text in enumerate(explanations):
-        samples.append({"corpus": corpora[i], "label": truth[i], "action": actions[i], "generated": text,
+        samples.append({"corpus": corpora[i], "label": truth[i], "action": actions[i], "read_action": read_action[i],
+                        "generated": text,
                         "reference": descriptions[i],
                         "evidence": check_claims(parse_claims(text), dict(zip(DESCRIPTORS, values[i])),
                                                  clip_populations[i])})
@@ -159,15 +173,21 @@ def explanation_metrics(model, processor, split, train, inputs: tuple[list, list
 
 def faithfulness_by_system(texts: dict[str, list[str]], split, train) -> tuple[dict, np.ndarray, list]:
     """:func:`faithfulness_metrics` of each system's ``texts`` (one per clip of ``split``), and as ``"reference"``
-    of ``split``'s own descriptions on its described clips, each clip read against the population of its
-    corpus in ``train`` (all of ``train`` for a corpus it lacks). Returns ``(metrics per system, descriptors
+    of ``split``'s own descriptions on its described clips, each clip read against its reference population
+    in ``train`` (:func:`measured_against_corpus`). Returns ``(metrics per system, descriptors
     (N, K) of split, each clip's Population)``."""
-    values = split_descriptors(split)
-    populations = corpus_populations(train)
-    clip_populations = [populations.get(str(c), populations[ALL_CORPORA]) for c in split["corpus"]]
+    values, clip_populations = measured_against_corpus(split, train)
     actions = [str(a) for a in split["action"]]
     metrics = _per_system(texts, split["description"], values, clip_populations, actions)
     return metrics, values, clip_populations
+
+
+def measured_against_corpus(split, train) -> tuple[np.ndarray, list[Population]]:
+    """The descriptors ``(N, K)`` of ``split``'s clips and each clip's reference population among ``train``'s
+    clips (:func:`~eai_llm.claims.reference_population` of its corpus and recorded action)."""
+    populations = population_records(train)
+    return split_descriptors(split), [reference_population(populations, str(c), str(a))[0]
+                                      for c, a in zip(split["corpus"], split["action"])]
 
 
 def _per_system(texts: dict[str, list[str]], descriptions: list[str], values: np.ndarray, populations: list,

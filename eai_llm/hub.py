@@ -126,11 +126,14 @@ def model_card(model: EAILlamaForCausalLM, run_dir: Path) -> str:
              "explains it.", "",
              f"Labels: {', '.join(model.config.labels)}. Layouts (skeletons) it accepts: "
              f"{', '.join(layout['name'] for layout in model.config.skeleton_config.layouts)}. Skeleton tokens: "
-             f"`{model.config.token_granularity}` ({model.config.num_skeleton_tokens} per clip).", "",
+             f"`{model.config.token_granularity}` ({model.config.num_skeleton_tokens} per clip)." +
+             (f" Actions it reads (and names in its explanations): {', '.join(model.config.action_names)}."
+              if model.config.action_names else ""), "",
              "## How to use", "", "```python",
              "from transformers import AutoModelForCausalLM, AutoProcessor, pipeline",
              "", 'explain = pipeline("skeleton-emotion", model="<this repo>", trust_remote_code=True)',
-             'explain("clip.bvh")  # {"label": ..., "scores": {...}, "explanation": ..., "evidence": {...}}', "",
+             'explain("clip.bvh")  # {"label", "scores", "action", "explanation", "evidence"}',
+             "",
              'model = AutoModelForCausalLM.from_pretrained("<this repo>", trust_remote_code=True)',
              'processor = AutoProcessor.from_pretrained("<this repo>", trust_remote_code=True)',
              "inputs = processor(processor.recognition_prompt(), positions, layout, fps=fps)  # (T, J, 3), metres, +Y up",

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .claims import check_claims, parse_claims, population_for_layout
+from .claims import (check_claims, corpus_for_layout, notable_qualities, parse_action, parse_claims,
+                     reference_population)
 from .descriptors import describe_motion
 from .joint_layout import JointLayout
 from .modeling_eai import EAILlamaForCausalLM
-from .processing_eai import EAIProcessor
+from .processing_eai import EAIProcessor, SkeletonProcessor
 
 DEFAULT_MAX_NEW_TOKENS = 96  # the length limit of a generated explanation, wherever one is generated
 
@@ -118,54 +119,129 @@ def label_probabilities(model, processor, clips: list[np.ndarray], layouts: list
     return probabilities
 
 
+@torch.no_grad()
+def read_actions(model, processor, clips: list[np.ndarray], layouts: list[str], fps: list[float] | None = None,
+                 batch_size: int = 16) -> list[dict[str, float]] | None:
+    """The action readout of each clip (with its layout name and frame rate): ``{action: probability}``, a
+    softmax over ``model.config.action_names``; None for a model without a readout."""
+    if model.action_readout is None:
+        return None
+    model.eval()
+    read = []
+    for chunk in _batches(list(range(len(clips))), batch_size):
+        batch = processor.feature_extractor([clips[i] for i in chunk], [layouts[i] for i in chunk],
+                                            None if fps is None else [fps[i] for i in chunk], return_tensors="pt")
+        logits = model.read_actions(**{key: batch[key].to(model.device) for key in SkeletonProcessor.model_input_names})
+        for row in logits.float().softmax(-1).cpu().tolist():
+            read.append(dict(zip(model.config.action_names, row)))
+    return read
+
+
+def likeliest_actions(read: list[dict[str, float]] | None, count: int) -> list[str | None]:
+    """The most probable action of each of ``count`` clips from :func:`read_actions` (all None without a
+    readout)."""
+    return [None] * count if read is None else [max(r, key=r.get) for r in read]
+
+
+def description_prompts(model, processor, labels: list[str], measured: list[dict[str, float]],
+                        corpora: list[str | None], actions: list[str | None]) -> list[str]:
+    """The description prompt of each clip, for ``labels``. For a grounded model
+    (``config.grounded_descriptions``) it states the clip's action (``actions``: the readout's, or the
+    recorded one in training; said when it is one of ``config.action_names``) and the notable qualities
+    (:func:`~eai_llm.claims.notable_qualities`) of its ``measured`` descriptors ``{name: value}`` (NaN where
+    absent; none said when nothing was measured), read against the model's saved population of its corpus
+    (``corpora``: its corpus, or :func:`~eai_llm.claims.corpus_for_layout` where it is not known) and that
+    action (:func:`~eai_llm.claims.reference_population`); otherwise it is the paper's prompt. The one rule
+    for what a description prompt tells the LLM."""
+    if not model.config.grounded_descriptions:
+        return [processor.description_prompt(label) for label in labels]
+    prompts = []
+    for label, values, corpus, action in zip(labels, measured, corpora, actions):
+        stated = action if action in model.config.action_names else None
+        qualities = None
+        if any(np.isfinite(v) for v in values.values()):
+            population = reference_population(model.config.descriptor_populations, corpus, stated)[0]
+            qualities = [(q, d) for q, d, _ in notable_qualities(values, population)]
+        prompts.append(processor.description_prompt(label, stated, qualities))
+    return prompts
+
+
+def measure(positions: np.ndarray, layout: JointLayout, fps: float | None) -> dict[str, float]:
+    """The clip's movement descriptors ``{name: value}`` (:func:`~eai_llm.descriptors.describe_motion`); empty
+    without ``fps`` or for a clip the descriptors cannot read, whose claims then stay unchecked."""
+    try:
+        return describe_motion(positions, fps, layout) if fps is not None else {}
+    except ValueError:
+        return {}
+
+
 def explain(model, processor, positions: np.ndarray, layout: str, fps: float | None = None,
             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, joint_weights: bool = False) -> dict:
     """One clip ``(T, J, 3)`` at ``fps`` → ``{"label", "scores", "explanation", "evidence"}``: the label
     ranked first by the LLM's likelihood over the model's labels (scores: softmax over them), then the
-    description prompt with that label, then the :func:`evidence` for the explanation's claims (left
-    out, with a warning, for a model saved without descriptor populations). ``joint_weights``: also
+    description prompt with that label (:func:`description_prompts`), then the :func:`evidence` for the
+    explanation's claims (left out, with a warning, for a model saved without descriptor populations). A model
+    with an action readout adds ``"action": {action: probability}``. ``joint_weights``: also
     ``"joint_weights": {joint name: weight}``, the :func:`joint_saliency` of the label (one backward pass)."""
     rates = None if fps is None else [fps]
     scores = label_probabilities(model, processor, [positions], [layout], rates)[0]
     label = max(scores, key=scores.get)
-    explanation = generate_answers(model, processor, [processor.description_prompt(label)], [positions], [layout],
-                                   max_new_tokens, fps=rates)[0]
-    result = {"label": label, "scores": scores, "explanation": explanation}
     layouts = {definition["name"]: definition for definition in processor.feature_extractor.layouts}
+    joints = JointLayout.from_dict(layouts[layout])
+    populations = model.config.descriptor_populations
+    measured = measure(positions, joints, fps)
+    actions = read_actions(model, processor, [positions], [layout], rates)
+    action = likeliest_actions(actions, 1)[0]
+    corpus = None if populations is None else corpus_for_layout(populations, layout)
+    prompt = description_prompts(model, processor, [label], [measured], [corpus], [action])[0]
+    explanation = generate_answers(model, processor, [prompt], [positions], [layout], max_new_tokens, fps=rates)[0]
+    result = {"label": label, "scores": scores, "explanation": explanation}
+    if actions is not None:
+        result["action"] = actions[0]
     if joint_weights:
         weights = joint_saliency(model, processor, positions, layout, fps, label)
         result["joint_weights"] = dict(zip(layouts[layout]["joint_names"], weights.tolist()))
-    if model.config.descriptor_populations is None:
+    if populations is None:
         warnings.warn(f"{model.config.name_or_path or 'this model'}: no descriptor populations in its config (saved "
                       "before train.py kept them), so the explanation comes without evidence; retrain stage 2 to get it")
         return result
-    return result | {"evidence": evidence(explanation, positions, JointLayout.from_dict(layouts[layout]), fps,
-                                          model.config.descriptor_populations)}
+    return result | {"evidence": evidence(explanation, positions, joints, fps, populations, action,
+                                          model.config.action_names)}
 
 
 def evidence(explanation: str, positions: np.ndarray, layout: JointLayout, fps: float | None,
-             populations: dict) -> dict:
+             populations: dict, action: str | None = None, action_names: list[str] | None = None) -> dict:
     """The claims of ``explanation`` checked against the clip's measured movement descriptors
-    (:mod:`eai_llm.claims`).
+    (:mod:`eai_llm.claims`), and the action it names against the action readout's.
 
     Args:
         explanation: the generated text.
         positions: ``(T, J, 3)`` the clip, metres, +Y up.
         layout: its layout; fps: its frame rate (None: nothing can be measured, every claim unchecked).
         populations: the model's ``config.descriptor_populations``.
+        action: the action readout's action for the clip (None: the model has no readout);
+        action_names: the readout's actions, the ones an explanation is read for.
 
     Returns:
         ``{"population": corpus, "claims": [{"quality", "direction", "descriptor", "value", "unit",
         "percentile", "verdict"}, ...]}``: the training corpus whose clips the percentiles are among, and per
         claim its verdict (``supported``, ``unsupported``, ``contradicted`` or ``unchecked``); a value or
         percentile that could not be measured is None. A text with no claim has an empty list.
+        ``"population_action"``: the action whose training clips the percentiles are among where the
+        populations keep one for ``action`` (:func:`~eai_llm.claims.reference_population`), else None. With
+        ``action``, also ``"action": {"named", "read", "verdict"}``: the action the text names (None: none
+        of ``action_names``), the readout's, and ``supported`` (the same), ``contradicted`` (another) or
+        ``unchecked`` (none named). The action is checked against a model's reading, not a measurement.
     """
-    name, population = population_for_layout(populations, layout.name)
-    try:
-        values = describe_motion(positions, fps, layout) if fps is not None else {}
-    except ValueError:  # a clip the descriptors cannot read (the answer stands; its claims stay unchecked)
-        values = {}
-    return {"population": name, "claims": check_claims(parse_claims(explanation), values, population)}
+    name = corpus_for_layout(populations, layout.name)
+    population, among = reference_population(populations, name, action)
+    result = {"population": name, "population_action": among,
+              "claims": check_claims(parse_claims(explanation), measure(positions, layout, fps), population)}
+    if action is not None:
+        named = parse_action(explanation, action_names or [action])
+        verdict = "unchecked" if named is None else "supported" if named == action else "contradicted"
+        result["action"] = {"named": named, "read": action, "verdict": verdict}
+    return result
 
 
 def joint_saliency(model, processor, positions: np.ndarray, layout: str, fps: float | None, label: str) -> np.ndarray:

@@ -34,8 +34,13 @@ def merged_label(label: str) -> str:
     return SYNONYMS.get(value, value)
 
 
+def label_word(label: str) -> str:
+    """The word the label sentence names ``label`` by: its adjective (``"anger"`` → ``"angry"``), else itself."""
+    return ADJECTIVES.get(merged_label(label), merged_label(label))
+
+
 def label_prompt(label: str) -> str:
     """The paper's label sentence, with the right article: ``"anger"`` → ``"This is an angry person."``."""
-    word = ADJECTIVES.get(merged_label(label), merged_label(label))
+    word = label_word(label)
     article = "an" if word[0] in "aeiou" else "a"
     return f"This is {article} {word} person."

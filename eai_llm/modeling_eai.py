@@ -322,6 +322,10 @@ class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
     ``V_max`` joints, temporal ``T'`` steps, as ``token_granularity`` selects them). Padded joints and steps keep their places but
     the processor's ``attention_mask`` hides them (UST, eq. 1).
 
+    The **action readout** (``config.action_names`` non-empty) is a linear map of the semantic token ``z_g``
+    to the training corpus's actions, fitted on the frozen encoder's tokens before stage 2
+    (:func:`eai_llm.instruction_tuning.fit_action_readout`); :meth:`read_actions` applies it.
+
     Training choices live outside this class: ``train.py`` freezes the encoder and adds LoRA. One
     behaviour follows from freezing: while the encoder has no trainable parameter, ``train()`` keeps it
     in eval mode, so its BatchNorm statistics and dropout stay those of stage 1.
@@ -338,16 +342,19 @@ class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
         self.skeleton_encoder = skeleton_encoder or EAISkeletonEncoder(config.skeleton_config)
         self.projector = nn.Linear(config.skeleton_config.token_dim, config.text_config.hidden_size)
         self.language_model = language_model or AutoModelForCausalLM.from_config(config.text_config)
+        self.action_readout = (nn.Linear(config.skeleton_config.token_dim, len(config.action_names))
+                               if config.action_names else None)
         self.post_init()
 
     @classmethod
     def from_parts(cls, language_model: PreTrainedModel, skeleton_encoder: EAISkeletonEncoder,
-                   skeleton_token_id: int, token_granularity: str = "all") -> EAILlamaForCausalLM:
+                   skeleton_token_id: int, token_granularity: str = "all", **config_fields) -> EAILlamaForCausalLM:
         """Assemble a model for stage 2 from a pretrained Llama-family LLM whose vocabulary already has the
-        ``<skeleton>`` token, a stage-1 encoder and a freshly initialised projector."""
+        ``<skeleton>`` token, a stage-1 encoder and a freshly initialised projector (and action readout);
+        ``config_fields``: further :class:`EAIConfig` fields."""
         attention = language_model.config._attn_implementation
         config = EAIConfig(text_config=language_model.config, skeleton_config=skeleton_encoder.config,
-                           token_granularity=token_granularity, skeleton_token_id=skeleton_token_id)
+                           token_granularity=token_granularity, skeleton_token_id=skeleton_token_id, **config_fields)
         config._attn_implementation = attention  # nesting the text config reset it; this sets it on all configs
         config.auto_map = {"AutoModel": "modeling_eai.EAILlamaForCausalLM"}  # save_pretrained adds AutoConfig and
         # AutoModelForCausalLM (registered when eai_llm is imported)
@@ -383,6 +390,17 @@ class EAILlamaForCausalLM(EAIPreTrainedModel, GenerationMixin):
         tokens = {"semantic": encoded.semantic_token[:, None], "spatial": encoded.spatial_tokens,
                   "temporal": encoded.temporal_tokens}
         return self.projector(torch.cat([tokens[part] for part, _ in self.config.skeleton_token_parts], dim=1))
+
+    def read_actions(self, skeleton_values: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor,
+                     layout_ids: torch.Tensor, motion_descriptors: torch.Tensor | None = None) -> torch.Tensor:
+        """Skeleton inputs (see :class:`EAISkeletonEncoder`) → action readout logits ``(B, A)`` over
+        ``config.action_names``; a ``ValueError`` for a model without a readout."""
+        if self.action_readout is None:
+            raise ValueError("EAILlamaForCausalLM: this model has no action readout (config.action_names is empty: "
+                             "its training corpus recorded fewer than two actions)")
+        encoded = self.skeleton_encoder(skeleton_values.to(self.projector.weight.dtype), joint_mask, frame_mask,
+                                        layout_ids, motion_descriptors)
+        return self.action_readout(encoded.semantic_token.to(self.action_readout.weight.dtype))
 
     def forward(self, input_ids: torch.LongTensor | None = None, skeleton_values: torch.Tensor | None = None,
                 joint_mask: torch.Tensor | None = None, frame_mask: torch.Tensor | None = None,

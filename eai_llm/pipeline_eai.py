@@ -1,5 +1,6 @@
-"""The ``skeleton-emotion`` pipeline: one motion clip → ``{"label", "scores", "explanation", "evidence"}``
-(evidence: each claim of the explanation with its measurement, :func:`eai_llm.inference.evidence`).
+"""The ``skeleton-emotion`` pipeline: one motion clip → ``{"label", "scores", "action", "explanation", "evidence"}``
+(action: the action readout's probabilities, for a model trained on clips that record actions; evidence:
+each claim of the explanation with its measurement, :func:`eai_llm.inference.evidence`).
 
 Published models carry it as remote code, so with only transformers installed::
 

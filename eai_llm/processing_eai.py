@@ -40,6 +40,7 @@ import numpy as np
 from transformers import AutoTokenizer, BatchFeature, ProcessorMixin
 from transformers.feature_extraction_utils import FeatureExtractionMixin
 
+from .claims import action_words
 from .configuration_eai import EAIConfig, layout_definition, temporal_token_mask
 from .descriptors import DESCRIPTORS, FACING_JOINTS, describe_motion, facing
 from .joint_layout import JointLayout
@@ -215,7 +216,7 @@ class SkeletonProcessor(FeatureExtractionMixin):
 SKELETON_TOKEN = "<skeleton>"
 # The paper's two prompts (§3.3); "<Skeleton>" and "</Skeleton>" are plain text around the placeholder.
 RECOGNITION_QUESTION = "<Skeleton> <skeleton> </Skeleton> Can you tell me the emotion of this person?"
-DESCRIPTION_QUESTION = ("<Skeleton> <skeleton> </Skeleton> The emotion of this person is {label}, "
+DESCRIPTION_QUESTION = ("<Skeleton> <skeleton> </Skeleton> {reading}The emotion of this person is {label}, "
                         "please tell me some reasons for it.")
 
 
@@ -299,15 +300,26 @@ class EAIProcessor(ProcessorMixin):
         """The paper's recognition prompt, rendered for the LLM."""
         return self.render_prompt(RECOGNITION_QUESTION)
 
-    def description_prompt(self, label: str) -> str:
-        """The paper's description prompt for ``label`` (its merged name, e.g. ``"happiness"``)."""
-        return self.render_prompt(DESCRIPTION_QUESTION.format(label=merged_label(label)))
+    def description_prompt(self, label: str, action: str | None = None,
+                           qualities: Sequence[tuple[str, int]] | None = None) -> str:
+        """The paper's description prompt for ``label`` (its merged name, e.g. ``"happiness"``). A grounded
+        model's prompt (``EAIConfig.grounded_descriptions``) also states what was read from the clip, before
+        the question: its ``action`` (e.g. ``"sit_down"``: ``"Action: sit down."``; None: left out) and its
+        notable measured ``qualities`` ``[(quality, direction)]``, most notable first
+        (``"Measured: tempo high, head pitch low."``; ``[]``: ``"Measured: nothing notable."``; None: the
+        paper's prompt)."""
+        reading = "" if action is None else f"Action: {action_words(action)}. "
+        if qualities is not None:
+            said = ", ".join(f"{name.replace('_', ' ')} {'high' if direction > 0 else 'low'}"
+                             for name, direction in qualities)
+            reading += f"Measured: {said or 'nothing notable'}. "
+        return self.render_prompt(DESCRIPTION_QUESTION.format(reading=reading, label=merged_label(label)))
 
     def label_only_prompt(self, label: str) -> str:
         """The description prompt's words without the skeleton: what a bare LLM is asked for the clip-blind
         baseline of the explanations."""
         question = DESCRIPTION_QUESTION.replace("<Skeleton> <skeleton> </Skeleton> ", "")
-        return self.render_prompt(question.format(label=merged_label(label)))
+        return self.render_prompt(question.format(reading="", label=merged_label(label)))
 
     @staticmethod
     def recognition_answer(label: str) -> str:

@@ -81,6 +81,9 @@ class LLMSettings(Settings):
     # ours: one model that both recognises and describes; the paper's D→R ("description_first") left
     # every description replaced by the recognition answer in our runs (docs/results.md)
     order: Literal["description_first", "recognition_first", "mixed"] = "mixed"
+    # ours: the description prompt also states the clip's action (the action readout) and its notable measured
+    # qualities, so that the explanation says what was read from the clip (false: the paper's prompt)
+    grounded_descriptions: bool = True
     description_epochs: int = Field(2, ge=0)  # ours (the paper gives steps: 10,000 at batch 16)
     recognition_epochs: int = Field(1, ge=0)  # ours (the paper gives steps: 800,000 at batch 64)
     batch_size: int = Field(8, ge=1)  # ours (paper: 16 for D, 64 for R)

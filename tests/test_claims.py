@@ -58,3 +58,31 @@ def test_faithfulness_counts_precision_recall_contradictions_and_actions():
     assert m["claim_precision"] == pytest.approx(1 / 3)  # briskly; slowly is contradicted, quickly in a contradiction
     assert m["claim_recall"] == 1.0 and m["self_contradictory"] == 0.5
     assert m["contradiction_rate"] == pytest.approx(2 / 3) and m["action_accuracy"] == 0.5 and m["distinct"] == 1.0
+
+
+def test_a_clip_is_read_against_the_training_clips_of_its_own_action_where_there_are_enough():
+    from datasets import Dataset
+
+    from eai_llm.claims import ALL_CORPORA, MIN_ACTION_CLIPS, corpus_for_layout, reference_population
+    from eai_llm.corpus import population_records
+
+    walks, throws, knocks = MIN_ACTION_CLIPS, MIN_ACTION_CLIPS, MIN_ACTION_CLIPS - 1  # knock: too few of its own
+    split = Dataset.from_dict({"corpus": ["emilya"] * (walks + throws + knocks) + ["kdae"] * 4,
+                               "action": ["walk"] * walks + ["throw"] * throws + ["knock"] * knocks + [""] * 4,
+                               "layout": ["xsens_mvn28"] * (walks + throws + knocks) + ["kdae24"] * 4})
+    speed = list(DESCRIPTORS).index("extremity_speed")
+    values = np.full((len(split), len(DESCRIPTORS)), np.nan)
+    values[:, speed] = np.r_[np.linspace(0.0, 1.0, walks), np.linspace(10.0, 11.0, throws), np.full(knocks, 5.0),
+                             np.full(4, 3.0)]  # walks are slow and throws fast, whoever performs them
+    records = population_records(split, values)
+    assert sorted(records) == [ALL_CORPORA, "emilya", "kdae"]
+    assert sorted(records["emilya"]["actions"]) == ["throw", "walk"] and records["kdae"]["actions"] == {}
+    assert records["emilya"]["layouts"] == ["xsens_mvn28"]
+    assert records[ALL_CORPORA]["layouts"] == ["kdae24", "xsens_mvn28"]
+    among_walks, action = reference_population(records, "emilya", "walk")
+    assert action == "walk" and among_walks.percentile("extremity_speed", 0.95) == pytest.approx(0.95, abs=0.02)
+    among_all, action = reference_population(records, "emilya", "knock")  # too few knocks: the whole corpus
+    assert action is None  # 19 of the corpus's 59 clips are below it
+    assert among_all.percentile("extremity_speed", 0.95) == pytest.approx(19 / 59, abs=0.02)
+    assert reference_population(records, "egbm", "walk")[1] == "walk"  # a corpus not trained on: all corpora's walks
+    assert corpus_for_layout(records, "kdae24") == "kdae" and corpus_for_layout(records, "kinect_v2") == ALL_CORPORA

@@ -21,12 +21,13 @@ from tiny_models import (
 
 from eai_llm.claims import ALL_CORPORA, evidence_line
 from eai_llm.configuration_eai import EAIConfig
-from eai_llm.corpus import load_corpus
+from eai_llm.corpus import clip_positions, load_corpus
 from eai_llm.descriptors import DESCRIPTORS
 from eai_llm.evaluation import (ERROR, evaluate_split, latent_faithfulness, parse_label,
                                 recognition_metrics)
-from eai_llm.inference import evidence, explain, load_trained, score_answers
-from eai_llm.instruction_tuning import InstructionCollator, build_model, instruction_examples, train_llm
+from eai_llm.inference import description_prompts, evidence, explain, load_trained, read_actions, score_answers
+from eai_llm.instruction_tuning import (InstructionCollator, build_model, initialise_projector, instruction_examples,
+                                      semantic_tokens, train_llm)
 from eai_llm.modeling_eai import EAILlamaForCausalLM, EAISkeletonEncoder
 from eai_llm.layouts import get_layout
 from eai_llm.logging_trainer import answer_token_accuracy, label_accuracy
@@ -143,7 +144,7 @@ def test_stage2_writes_a_loadable_merged_model_an_adapter_and_logs(trained):
     assert not any("lora" in name for name, _ in model.named_parameters())  # merged
     assert (out / "adapter" / "adapter_config.json").is_file()
     adapter = json.loads((out / "adapter" / "adapter_config.json").read_text())
-    assert adapter["r"] == 4 and adapter["modules_to_save"] == ["projector"]
+    assert adapter["r"] == 4 and adapter["modules_to_save"] == ["projector", "action_readout"]
     assert not [p for folder in (out / "adapter", model_dir) for p in folder.iterdir() if p.suffix in (".bin", ".pt")]
     assert (out / "train-config.yaml").is_file()
     logged = [entry for entry in json.loads((out / "log-llm.json").read_text()) if "loss" in entry]
@@ -157,10 +158,13 @@ def test_stage2_writes_a_loadable_merged_model_an_adapter_and_logs(trained):
 def test_stage2_trains_only_lora_and_the_projector_and_the_model_holds_them(trained):
     config, model_dir, _ = trained
     adapter = load_file(model_dir.parent / "adapter" / "adapter_model.safetensors")
-    assert adapter and all("lora_" in key or "projector" in key for key in adapter)  # no encoder, no base weight
+    assert adapter and all(any(part in key for part in ("lora_", "projector", "action_readout"))
+                           for key in adapter)  # no encoder, no base weight
     merged = EAILlamaForCausalLM.from_pretrained(model_dir)
     trained_projector = next(value for key, value in adapter.items() if key.endswith("projector.weight"))
     assert torch.equal(merged.projector.weight, trained_projector)
+    readout = next(value for key, value in adapter.items() if key.endswith("action_readout.weight"))
+    assert torch.equal(merged.action_readout.weight, readout)  # the fitted readout travels in the adapter too
     set_seed(config.seed)
     fresh, _ = build_model(config.llm, config.llm.encoder)  # what training started from
     assert not torch.allclose(fresh.projector.weight, trained_projector)
@@ -225,10 +229,12 @@ def test_evaluation_reports_accuracy_per_corpus_errors_descriptions_and_a_confus
     assert any(test["description"])  # the tiny corpus has described test clips
     assert set(metrics["description"]) == {"rouge1", "rougeL", "bleu", "meteor", "num_clips"}
     # every clip explained; the clip-blind baselines beside the model on every metric
-    assert set(metrics["faithfulness"]) == {"eai_llm", "constant", "per_label", "reference"}
+    assert set(metrics["faithfulness"]) == {"eai_llm", "constant", "per_label", "kinematic", "reference"}
     assert metrics["faithfulness"]["eai_llm"]["num_texts"] == len(test) == len(result["samples"])
     assert metrics["faithfulness"]["constant"]["distinct"] == 1 / len(test)
-    assert set(metrics["description_baselines"]) == {"constant", "per_label"}
+    assert metrics["faithfulness"]["kinematic"]["claim_precision"] == 1  # the template says what was measured
+    assert set(metrics["description_baselines"]) == {"constant", "per_label", "kinematic"}
+    assert 0 <= metrics["action_readout_accuracy"] <= 1  # the tiny corpus records actions
     run = tmp_path / "run"
     run.mkdir()
     (run / "log-align.json").write_text(json.dumps({"encoder": [{"loss": 2.0, "accuracy": 0.3, "step": 10},
@@ -313,6 +319,73 @@ def test_evidence_checks_each_claim_of_an_explanation_against_the_measured_clip(
     assert evidence_line(claim).endswith("(no training population), unchecked")  # as report.md prints it
 
 
+def test_the_action_readout_is_saved_with_the_model_and_reads_back_the_training_clips_actions(trained):
+    _, model_dir, corpus_dir = trained
+    model, processor = load_trained(model_dir)
+    train = load_corpus(corpus_dir)["train"]
+    assert model.config.action_names == sorted(set(train["action"]))
+    rows = train.with_format("numpy")
+    read = read_actions(model, processor, [clip_positions(rows[i]) for i in range(len(rows))], list(train["layout"]),
+                        [float(f) for f in train["fps"]])
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    batch = processor.feature_extractor([clip_positions(rows[i]) for i in range(len(rows))], list(train["layout"]),
+                                        [float(f) for f in train["fps"]], return_tensors="pt")
+    with torch.no_grad():
+        tokens = model.skeleton_encoder(**{k: batch[k] for k in processor.feature_extractor.model_input_names})
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    expected = probe.fit(tokens.semantic_token.double().numpy(), train["action"]).predict_proba(
+        tokens.semantic_token.double().numpy())  # the probe the readout is, fitted here on the saved encoder's tokens
+    assert list(probe.classes_) == model.config.action_names
+    np.testing.assert_allclose([[r[a] for a in model.config.action_names] for r in read], expected, atol=1e-3)
+
+
+def test_a_grounded_description_prompt_states_the_read_action_and_the_notable_measured_qualities():
+    model, processor = tiny_model_and_processor("semantic")
+    model.config.descriptor_populations = tiny_populations()  # every descriptor uniform on [0, 10]
+    model.config.action_names, model.config.grounded_descriptions = ["sit_down", "walk"], True
+    measured = {name: 5.0 for name in DESCRIPTORS} | {"extremity_speed": 9.95, "head_pitch": 0.2}  # fast; head up
+    fast, ordinary, unmeasured, unknown = description_prompts(
+        model, processor, ["anger"] * 4, [measured, {name: 5.0 for name in DESCRIPTORS}, {"extremity_speed": np.nan},
+                                          measured], ["kdae"] * 4, ["sit_down", "walk", None, "throw"])
+    assert ("</Skeleton> Action: sit down. Measured: tempo high, head pitch low. The emotion of this person is anger, "
+            "please") in fast  # the most notable first
+    assert "</Skeleton> Action: walk. Measured: nothing notable. The emotion of this person is anger" in ordinary
+    assert "</Skeleton> The emotion of this person is anger" in unmeasured  # nothing measured: nothing said
+    assert "</Skeleton> Measured: tempo high" in unknown  # an action the readout cannot name is not said
+    model.config.grounded_descriptions = False
+    assert description_prompts(model, processor, ["anger"], [measured], ["kdae"], ["sit_down"]) == [
+        processor.description_prompt("anger")]  # the paper's prompt
+    assert "Action" not in processor.description_prompt("anger")
+    assert "Measured" not in processor.description_prompt("anger")
+    with pytest.raises(ValueError, match="'grounded_descriptions' is true but 'descriptor_populations' is None"):
+        EAIConfig(**{**tiny_config().to_dict(), "grounded_descriptions": True})
+    with pytest.raises(ValueError, match="'action_names' is \\['walk', 'walk'\\], expected distinct"):
+        EAIConfig(**{**tiny_config().to_dict(), "action_names": ["walk", "walk"]})
+
+
+def test_evidence_checks_the_action_an_explanation_names_against_the_action_readout():
+    clip = generate_clips("kdae", 1, seed=0)[0].positions
+    layout, populations, names = get_layout("kdae24"), tiny_populations(), ["knock", "sit_down", "walk"]
+    said = evidence("The person sits down on a chair slowly.", clip, layout, 30.0, populations, "sit_down", names)
+    assert said["action"] == {"named": "sit_down", "read": "sit_down", "verdict": "supported"}
+    assert evidence("The person walks.", clip, layout, 30.0, populations, "sit_down", names)["action"]["verdict"] == \
+        "contradicted"
+    assert evidence("The person moves.", clip, layout, 30.0, populations, "sit_down", names)["action"] == {
+        "named": None, "read": "sit_down", "verdict": "unchecked"}
+    assert "action" not in evidence("The person walks.", clip, layout, 30.0, populations)  # a model without a readout
+    assert said["population_action"] is None  # no population of sit-downs: all the kdae clips
+    ramp = populations["kdae"]["quantiles"]
+    sitting = populations | {"kdae": populations["kdae"] | {"actions": {"sit_down": {k: [v / 100 for v in q] for k, q
+                                                                                     in ramp.items()}}}}
+    among = evidence("The person sits down on a chair slowly.", clip, layout, 30.0, sitting, "sit_down", names)
+    assert among["population_action"] == "sit_down"  # the read action's own clips, a hundred times slower here
+    assert among["claims"][0]["percentile"] > evidence("The person sits down on a chair slowly.", clip, layout, 30.0,
+                                                       populations, "sit_down", names)["claims"][0]["percentile"]
+
+
 def test_claims_are_also_checked_against_generating_latents():
     texts = {"model": ["The person walks slowly.", "The person walks briskly.", "The person walks."]}
     latents = {"names": ["tempo"], "quantiles": np.array([[0.1], [0.1], [0.9]])}  # slow, slow, fast
@@ -350,8 +423,11 @@ def test_eval_and_predict_commands_write_a_report_and_explain_a_file(trained, tm
     layout_bvh(tmp_path / "clip.bvh", get_layout("kdae24"))  # End Sites included: the kdae24 joints
     predict_command.main(["--model", str(model_dir), str(tmp_path / "clip.bvh")])
     answer = json.loads(capsys.readouterr().out)
-    assert set(answer) == {"label", "scores", "explanation", "evidence"} and answer["label"] in answer["scores"]
+    assert set(answer) == {"label", "scores", "action", "explanation", "evidence"}
+    assert answer["label"] in answer["scores"]
     assert answer["evidence"]["population"] == "kdae"  # train.py kept the training corpus's descriptor populations
+    assert list(answer["action"]) == sorted(set(load_corpus(corpus_dir)["train"]["action"]))  # the readout's
+    assert answer["evidence"]["action"]["read"] == max(answer["action"], key=answer["action"].get)
     layout_bvh(tmp_path / "other.bvh", upper_body_layout())
     with pytest.raises(SystemExit, match=r"other.bvh: field 'joints' .* lacks the joints \[.*'l_hip'.* expected the "
                                          r"joints of one of \['xsens_mvn28', 'kdae24'\]"):
@@ -398,3 +474,26 @@ def test_training_killed_while_saving_leaves_whole_old_or_new_encoder_and_model_
         assert model.config.num_skeleton_tokens > 0
     subprocess.run(command, check=True, capture_output=True)
     assert not [p.name for p in out.iterdir() if ".partial-" in p.name]  # the killed runs' leftovers are gone
+
+
+def test_the_projector_starts_as_the_regression_of_each_training_clips_label_word_embedding(tmp_path):
+    corpus = load_corpus(write_tiny_corpus(tmp_path / "corpus"))
+    train = corpus["train"]
+    model, processor = tiny_model_and_processor("semantic")
+    tokens = semantic_tokens(model, processor, train)
+    initialise_projector(model, processor, train, tokens)
+    names = train.features["label"].names
+    embeddings = model.get_input_embeddings().weight.detach().double()
+    words = {"anger": "angry", "happiness": "happy", "joy": "happy", "sadness": "sad"}  # the answers' adjectives
+    targets = {name: embeddings[processor.tokenizer(" " + words[name], add_special_tokens=False)["input_ids"]].mean(0)
+               for name in names}
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    wanted = torch.stack([targets[names[i]] for i in train["label"]]).numpy()  # each clip's label word
+    expected = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(tokens, wanted).predict(tokens)
+    with torch.no_grad():
+        projected = model.projector(torch.as_tensor(tokens, dtype=torch.float32)).double().numpy()
+    np.testing.assert_allclose(projected, expected, atol=1e-4)
+    assert np.mean((projected - wanted) ** 2) < np.mean((wanted - wanted.mean(0)) ** 2)  # nearer than their mean
