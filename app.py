@@ -86,7 +86,13 @@ def explain_file(explainer, path: str | None, reader: str | None = None, fps: fl
         text += "<p><i>This model was saved without descriptor statistics: its claims cannot be checked.</i></p>"
     else:
         items = [f"<li>{VERDICT_MARKS[claim['verdict']]} {e(evidence_line(claim))}</li>" for claim in claims]
-        text += (f"<p>Evidence (percentiles among the training clips of {e(result['evidence']['population'])}):</p>"
+        among = result["evidence"]["population"] + (f", action {result['evidence']['population_action']}"
+                                                      if result["evidence"].get("population_action") else "")
+        if "action" in result["evidence"]:
+            action = result["evidence"]["action"]
+            items.append(f"<li>{VERDICT_MARKS[action['verdict']]} action {e(str(action['named']))}: read as "
+                         f"{e(action['read'])}, {action['verdict']}</li>")
+        text += (f"<p>Evidence (percentiles among the training clips of {e(among)}):</p>"
                  f"<ul>{''.join(items) or f'<li>{NO_CLAIM}</li>'}</ul>")
     if result.get("placed_joints"):
         text += (f"<p><small>Read as {e(clip['layout'])}; placed from their neighbours, not measured: "

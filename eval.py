@@ -9,7 +9,8 @@ prompt with its true label): ROUGE-1/ROUGE-L, BLEU and METEOR against the descri
 and the faithfulness of the claims the explanations make, checked against each clip's measured movement
 descriptors (claim precision and recall, contradictions, action accuracy, distinct explanations), beside
 the clip-blind baselines (a constant description, the label's most frequent training description, and
-with --bare-llm the bare LLM given the label only). Writes metrics.json, explanations.json, confusion-*.png,
+with --bare-llm the bare LLM given the label only) and the kinematic template (the clip's notable measured
+qualities and recorded action, written without an LLM), and the action readout's accuracy. Writes metrics.json, explanations.json, confusion-*.png,
 training-curves.png (from the run's Trainer logs beside the model folder), report.md and report.html (a
 self-contained page with a gallery of animated test clips, their label probabilities and evidence).
 """

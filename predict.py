@@ -5,9 +5,10 @@
 Reads BVH, Kinect V2 text, Xsens MVNX/CSV, .npy/.npz or a video (see eai_llm.motion), ranks the model's
 labels by the LLM's likelihood and asks it for the reasons, then checks each claim of the reasons
 against the clip's measured movement descriptors. Prints JSON:
-{"label": ..., "scores": {label: probability}, "explanation": ...,
- "evidence": {"population": training corpus, "claims": [{"quality", "direction", "descriptor",
-              "value", "unit", "percentile", "verdict"}, ...]}}, and "placed_joints" for a clip of another
+{"label": ..., "scores": {label: probability}, "action": {action: probability}, "explanation": ...,
+ "evidence": {"population": training corpus, "population_action": action or null, "claims": [{"quality",
+              "direction", "descriptor", "value", "unit", "percentile", "verdict"}, ...],
+              "action": {"named", "read", "verdict"}}}, and "placed_joints" for a clip of another
 skeleton or a video, read onto the model's skeleton by canonical joint names: the joints placed from their
 neighbours, not measured.
 

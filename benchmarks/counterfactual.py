@@ -1,6 +1,8 @@
 """Counterfactual edits: does the explanation follow the motion? Each test clip is edited in one quality
 at a time (eai_llm.edits: slower, wider, head lowered, trembling, with pauses) and explained before and
-after, with the description prompt of its true label, so that only the motion differs.
+after, with the description prompt of its true label, so that only the motion differs. For a grounded
+model (``grounded_descriptions``) the prompt's read action and measured qualities come from the edited
+clip, as at inference, so ``followed`` there also counts the LLM copying a quality its prompt states.
 
     python benchmarks/counterfactual.py --model outputs/demo/model --corpus outputs/demo/corpus --clips 40
 
@@ -30,7 +32,7 @@ from eai_llm.descriptors import DESCRIPTORS, MIN_FPS, describe_motion
 from eai_llm.edits import EDITS
 from eai_llm.evaluation import clip_blind_explanations
 from eai_llm.inference import (DEFAULT_MAX_NEW_TOKENS, description_prompts, generate_answers, label_probabilities,
-                               load_trained, read_actions)
+                               likeliest_actions, load_trained, read_actions)
 from eai_llm.labels import merged_label
 from eai_llm.layouts import get_layout
 
@@ -101,10 +103,7 @@ def main(argv=None):
 
     measured = [describe_motion(c, r, get_layout(layout)) for c, r, layout in zip(clips, rates, layouts)]
     read = read_actions(model, processor, clips, layouts, rates, args.batch_size)
-    read_action = [None] * len(clips) if read is None else [max(r, key=r.get) for r in read]
-    prompts = description_prompts(model, processor, truth, measured,
-                                  [reference_population(populations, c, a)[0] for c, a in zip(corpora, read_action)],
-                                  read_action)
+    prompts = description_prompts(model, processor, truth, measured, corpora, likeliest_actions(read, len(clips)))
     texts = {"eai_llm": generate_answers(model, processor, prompts, clips, layouts, args.max_new_tokens,
                                          args.batch_size, fps=rates)}
     texts["kinematic"] = [describe_measured(m, reference_population(populations, c, meta["action"][i])[0],

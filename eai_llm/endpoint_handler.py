@@ -20,7 +20,8 @@ from 1 to 512) before any model work.
 
 Response: ``{"label": ..., "scores": {label: probability}, "action": {action: probability} (a model trained
 on clips that record actions), "explanation": ..., "evidence": {"population":
-corpus, "claims": [{"quality", "direction", "descriptor", "value", "unit", "percentile", "verdict"}]}}``
+corpus, "population_action": action or null, "claims": [{"quality", "direction", "descriptor", "value", "unit",
+"percentile", "verdict"}], "action": {"named", "read", "verdict"}}}``
 (evidence left out for a model saved without descriptor populations), or for a bad request
 ``{"error": message, "status": 400}``: the message names the field and what was expected, never a
 traceback or a server path. Every bad input, an over-limit one included, is a 400 (the server in front

@@ -131,8 +131,9 @@ def explanation_metrics(model, processor, split, train, inputs: tuple[list, list
     "description": text metrics of the model, "description_baselines": per other system}, one sample per
     clip with its explanation's evidence)``. Beside the model: the clip-blind baselines
     (:func:`clip_blind_explanations`, ``bare_llm``) and ``"kinematic"``, the template that writes the clip's
-    notable measured qualities and read action without an LLM (:func:`~eai_llm.claims.describe_measured`;
-    precise by construction, it shows what the LLM's wording adds or loses against the references)."""
+    notable measured qualities and its recorded action without an LLM (:func:`~eai_llm.claims.describe_measured`,
+    the writer of ``--describe kinematics`` references; an oracle, precise by construction, that shows what
+    the LLM's wording adds or loses against the references)."""
     clips, layouts, rates = inputs
     values, clip_populations = measured_against_corpus(split, train)  # what the claims are checked against
     actions, corpora = [str(a) for a in split["action"]], [str(c) for c in split["corpus"]]
@@ -142,9 +143,8 @@ def explanation_metrics(model, processor, split, train, inputs: tuple[list, list
                                   corpora, read_action)  # as at inference: the read action, never the recorded
     explanations = generate_answers(model, processor, prompts, clips, layouts, max_new_tokens, batch_size, fps=rates)
     texts = {"eai_llm": explanations, **clip_blind_explanations(train, truth),
-             "kinematic": [describe_measured(dict(zip(DESCRIPTORS, row)), population, action or "",
-                                             np.random.default_rng(i))
-                           for i, (row, population, action) in enumerate(zip(values, clip_populations, read_action))]}
+             "kinematic": [describe_measured(dict(zip(DESCRIPTORS, row)), population, action, np.random.default_rng(i))
+                           for i, (row, population, action) in enumerate(zip(values, clip_populations, actions))]}
     if bare_llm is not None:
         texts["bare_llm"] = generate_answers(bare_llm, processor, [processor.label_only_prompt(t) for t in truth],
                                              max_new_tokens=max_new_tokens, batch_size=batch_size)

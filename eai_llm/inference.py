@@ -228,7 +228,8 @@ def evidence(explanation: str, positions: np.ndarray, layout: JointLayout, fps: 
         claim its verdict (``supported``, ``unsupported``, ``contradicted`` or ``unchecked``); a value or
         percentile that could not be measured is None. A text with no claim has an empty list.
         ``"population_action"``: the action whose training clips the percentiles are among where the
-        populations keep one for ``action`` (:func:`~eai_llm.claims.reference_population`), else None. With
+        populations keep one for ``action`` (:func:`~eai_llm.claims.reference_population`; a descriptor too
+        few of them measured is read among the whole corpus), else None. With
         ``action``, also ``"action": {"named", "read", "verdict"}``: the action the text names (None: none
         of ``action_names``), the readout's, and ``supported`` (the same), ``contradicted`` (another) or
         ``unchecked`` (none named). The action is checked against a model's reading, not a measurement.

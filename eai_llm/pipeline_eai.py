@@ -6,7 +6,7 @@ Published models carry it as remote code, so with only transformers installed::
 
     from transformers import pipeline
     explain = pipeline("skeleton-emotion", model="user/eai-llm", trust_remote_code=True)
-    explain("clip.bvh")   # {"label": "sadness", "scores": {...}, "explanation": "...", "evidence": {...}}
+    explain("clip.bvh")   # {"label": "sadness", "scores": {...}, "action": {...}, "explanation": "...", ...}
     explain("clip.npy", fps=30, layout="kdae24")
 
 Inputs, one clip a call (a non-empty list of clips gives a list of results):
