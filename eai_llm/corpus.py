@@ -273,8 +273,8 @@ def population_records(split: Dataset, descriptors: np.ndarray | None = None) ->
             chosen = members & (actions == action)
             measured = np.isfinite(values[chosen]).sum(0) >= MIN_ACTION_CLIPS  # (K,)
             if measured.any():
-                names = [name for name, kept in zip(DESCRIPTORS, measured) if kept]
-                by_action[action] = Population.from_values(values[chosen][:, measured], names).to_dict()
+                kept = [descriptor for descriptor, enough in zip(DESCRIPTORS, measured) if enough]
+                by_action[action] = Population.from_values(values[chosen][:, measured], kept).to_dict()
         records[name] = {"layouts": sorted(set(layouts[members].tolist())),
                          "quantiles": Population.from_values(values[members], list(DESCRIPTORS)).to_dict(),
                          "actions": by_action}
