@@ -52,11 +52,10 @@ def share(flags: list) -> str:
     return f"{np.mean(flags):.3f}" if flags else "n/a"
 
 
-def label_profiles(train) -> dict[str, dict[str, np.ndarray]]:
-    """Per corpus and label, the mean percentile ``(K,)`` of each descriptor among the corpus's training
-    clips (NaN where none measured)."""
-    values = split_descriptors(train)
-    populations = population_records(train, values)
+def label_profiles(train, values: np.ndarray, populations: dict) -> dict[str, dict[str, np.ndarray]]:
+    """Per corpus and label, the mean percentile ``(K,)`` of each descriptor of ``train``'s clips (``values``
+    ``(N, K)``) among their reference populations (``populations``: :func:`eai_llm.corpus.population_records`
+    of ``train``; NaN where none measured)."""
     names = train.features["label"].names
     percentiles = defaultdict(lambda: defaultdict(list))
     for row, corpus, label, action in zip(values, train["corpus"], train["label"], train["action"]):
@@ -78,7 +77,9 @@ def main(argv=None):
     corpus = load_corpora(args.corpus[0] if len(args.corpus) == 1 else args.corpus)
     train, test = corpus["train"], corpus["test"]
     model, processor = load_trained(args.model)
-    populations, profiles = population_records(train), label_profiles(train)
+    values = split_descriptors(train)
+    populations = population_records(train, values)
+    profiles = label_profiles(train, values, populations)
     names = test.features["label"].names
     meta = test.select_columns(["fps", "layout", "label", "corpus", "action"])[:]
     usable = [i for i, fps in enumerate(meta["fps"]) if fps >= MIN_FPS]
